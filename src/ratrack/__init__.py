@@ -1,0 +1,3 @@
+"""ratrack: a recurrent attention tracker."""
+
+__version__ = "0.1.0"

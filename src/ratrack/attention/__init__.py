@@ -1,0 +1,1 @@
+"""The attention family ratrack builds on: STN, DRAW, NTM and RAM, each usable on its own."""

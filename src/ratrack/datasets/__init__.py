@@ -1,0 +1,1 @@
+"""Data loaders: MNIST, Bouncing MNIST, KITTI, sequence folders and videos, MOTChallenge."""

@@ -1,0 +1,22 @@
+"""The exception types ratrack raises for bad user input."""
+
+from __future__ import annotations
+
+
+class RatrackError(Exception):
+    """A user-facing error: the CLI prints its message on one line and exits non-zero."""
+
+
+class DataError(RatrackError, ValueError):
+    """A data file or folder is missing, malformed or inconsistent.
+
+    The message names the file (and the line, where there is one).
+    """
+
+    def __init__(self, message: str, path: object = None, line: int | None = None) -> None:
+        where = ""
+        if path is not None:
+            where = f"{path}:{line}: " if line is not None else f"{path}: "
+        super().__init__(f"{where}{message}")
+        self.path = path
+        self.line = line

@@ -77,6 +77,16 @@ def attention_train(
         typer.echo(f"  figure: {figure}")
 
 
+# --- data commands (ratrack data ...) ---
+# --- end data commands ---
+
+# --- eval commands (ratrack eval ..., ratrack bench ...) ---
+# --- end eval commands ---
+
+# --- tracker commands (ratrack demo, pretrain, train, track) ---
+# --- end tracker commands ---
+
+
 def main() -> None:
     """Entry point: run the app, turning ratrack's user errors into one-line messages."""
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")

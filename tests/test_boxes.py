@@ -150,6 +150,10 @@ def test_clip_boxes():
 
 def test_device_and_dtype_preserved():
     boxes = BOX.to(torch.float64)
-    for out in (convert_boxes(boxes, "xyxy", "cxcywh"), boxes_to_windows(boxes), box_iou(boxes, boxes)):
+    for out in (
+        convert_boxes(boxes, "xyxy", "cxcywh"),
+        boxes_to_windows(boxes),
+        box_iou(boxes, boxes),
+    ):
         assert out.dtype == torch.float64
         assert out.device == boxes.device

@@ -26,8 +26,13 @@ def test_round_trip_weights_only(tmp_path):
     opt.step()
     config = Outer(name="x", inner=Inner(width=4, sizes=(3, 5)))
     path = save_checkpoint(
-        tmp_path / "sub" / "c.pt", kind="test", config=config, model=model.state_dict(),
-        optimizer=opt.state_dict(), step=7, metrics={"iou": 0.5},
+        tmp_path / "sub" / "c.pt",
+        kind="test",
+        config=config,
+        model=model.state_dict(),
+        optimizer=opt.state_dict(),
+        step=7,
+        metrics={"iou": 0.5},
     )
     raw = torch.load(path, weights_only=True)
     assert raw["format_version"] == FORMAT_VERSION

@@ -101,7 +101,7 @@ def _intersection(a: Tensor, b: Tensor) -> Tensor:
 
 
 def box_iou_elementwise(a: Tensor, b: Tensor, eps: float = 1e-12) -> Tensor:
-    """IoU of matching pairs of xyxy boxes: ``Tensor[..., 4]`` x ``Tensor[..., 4]`` -> ``Tensor[...]``.
+    """IoU of matching pairs of xyxy boxes: ``Tensor[..., 4]`` x ``Tensor[..., 4]`` -> ``[...]``.
 
     Leading dimensions broadcast. Two empty boxes have IoU 0.
     """
@@ -115,7 +115,9 @@ def box_iou_elementwise(a: Tensor, b: Tensor, eps: float = 1e-12) -> Tensor:
 def box_iou(a: Tensor, b: Tensor, eps: float = 1e-12) -> Tensor:
     """Pairwise IoU of xyxy boxes: ``Tensor[N, 4]`` x ``Tensor[M, 4]`` -> ``Tensor[N, M]``."""
     if a.dim() != 2 or b.dim() != 2:
-        raise ValueError(f"box_iou expects (N, 4) and (M, 4), got {tuple(a.shape)}, {tuple(b.shape)}")
+        raise ValueError(
+            f"box_iou expects (N, 4) and (M, 4), got {tuple(a.shape)}, {tuple(b.shape)}"
+        )
     return box_iou_elementwise(a[:, None, :], b[None, :, :], eps)
 
 
@@ -200,7 +202,7 @@ def window_deltas(src: Tensor, dst: Tensor) -> Tensor:
 
 
 def apply_window_deltas(windows: Tensor, deltas: Tensor) -> Tensor:
-    """Move xyxy ``windows`` by ``deltas`` ``(dx, dy, dlogw, dlogh)`` (see :func:`window_deltas`)."""
+    """Move xyxy ``windows`` by ``deltas`` ``(dx, dy, dlogw, dlogh)``; see :func:`window_deltas`."""
     _check_last_dim(deltas, "deltas")
     cx, cy, w, h = convert_boxes(windows, "xyxy", "cxcywh").unbind(-1)
     dx, dy, dlw, dlh = deltas.unbind(-1)

@@ -54,7 +54,9 @@ def save_checkpoint(
     return path
 
 
-def load_checkpoint(path: str | Path, *, kind: str | None = None, map_location: Any = "cpu") -> dict:
+def load_checkpoint(
+    path: str | Path, *, kind: str | None = None, map_location: Any = "cpu"
+) -> dict:
     """Load a checkpoint with ``weights_only=True``; check its version and (optionally) kind."""
     path = Path(path)
     if not path.is_file():
@@ -62,7 +64,9 @@ def load_checkpoint(path: str | Path, *, kind: str | None = None, map_location: 
     try:
         payload = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as exc:  # torch raises many types for corrupt files
-        raise RatrackError(f"{path}: not a readable ratrack checkpoint ({exc.__class__.__name__})") from None
+        raise RatrackError(
+            f"{path}: not a readable ratrack checkpoint ({exc.__class__.__name__})"
+        ) from None
     if not isinstance(payload, dict) or "format_version" not in payload:
         raise RatrackError(f"{path}: not a ratrack checkpoint (no format_version)")
     if payload["format_version"] > FORMAT_VERSION:

@@ -23,7 +23,9 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-attention_app = typer.Typer(help="The attention modules (STN, DRAW, NTM, RAM) on their classic tasks.")
+attention_app = typer.Typer(
+    help="The attention modules (STN, DRAW, NTM, RAM) on their classic tasks."
+)
 app.add_typer(attention_app, name="attention")
 
 
@@ -78,12 +80,279 @@ def attention_train(
 
 
 # --- data commands (ratrack data ...) ---
+data_app = typer.Typer(
+    help="Datasets: generate Bouncing MNIST, describe dataset folders and files.",
+    no_args_is_help=True,
+)
+app.add_typer(data_app, name="data")
+
+
+@data_app.command("bmnist")
+def data_bmnist(
+    out: Annotated[Path, typer.Option(help="Output folder (a MOTChallenge folder per sequence).")],
+    num: Annotated[int, typer.Option(help="Number of sequences.")] = 100,
+    digits: Annotated[int, typer.Option(help="Digits per sequence.")] = 1,
+    length: Annotated[int, typer.Option(help="Frames per sequence.")] = 30,
+    canvas: Annotated[int, typer.Option(help="Canvas side in pixels.")] = 100,
+    seed: Annotated[int, typer.Option(help="Random seed (sequence i depends on seed and i).")] = 0,
+    split: Annotated[str, typer.Option(help="MNIST split the digits come from.")] = "test",
+    mnist: Annotated[
+        str | None, typer.Option(help="MNIST IDX folder or images file (default: embedded digits).")
+    ] = None,
+) -> None:
+    """Write Bouncing MNIST sequences as image folders with MOTChallenge gt.txt; print speed."""
+    from ratrack.datasets.bouncing_mnist import BouncingMnistConfig
+    from ratrack.datasets.export import export_bouncing_mnist
+
+    try:
+        config = BouncingMnistConfig(canvas_size=(canvas, canvas), num_digits=digits, length=length)
+        if num < 1 or seed < 0:
+            raise ValueError(f"--num must be >= 1 and --seed >= 0, got {num} and {seed}")
+        if split not in ("train", "val", "test"):
+            raise ValueError(f"--split must be train, val or test, got {split!r}")
+    except ValueError as exc:
+        raise RatrackError(str(exc)) from None
+    from tqdm import tqdm
+
+    with tqdm(total=num, desc="bmnist", unit="seq") as bar:
+        stats = export_bouncing_mnist(
+            out,
+            config,
+            num_sequences=num,
+            seed=seed,
+            split=split,
+            mnist=mnist,
+            progress=lambda done, total: bar.update(1),
+        )
+    typer.echo(f"wrote {stats.sequences} sequences ({stats.frames} frames) to {out}")
+    typer.echo(
+        f"generated {stats.frames_per_second:.0f} frames/s; "
+        f"with PNG and gt.txt writing {stats.frames / max(stats.write_seconds, 1e-9):.0f} "
+        "frames/s"
+    )
+
+
+@data_app.command("info")
+def data_info(
+    path: Annotated[Path, typer.Argument(help="Dataset folder or file (KITTI, MOT, OTB, ...).")],
+    json_out: Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")] = False,
+) -> None:
+    """Describe a dataset: format, sequences, frames, sizes, objects per class, tracks."""
+    import json
+
+    from ratrack.datasets.info import describe, format_info
+
+    info = describe(path)
+    typer.echo(json.dumps(info, indent=2) if json_out else format_info(info))
+
+
 # --- end data commands ---
 
 # --- eval commands (ratrack eval ..., ratrack bench ...) ---
+eval_app = typer.Typer(
+    help="Evaluate trackers: single-object (sot) and multi-object (mot) scores.",
+    no_args_is_help=True,
+)
+app.add_typer(eval_app, name="eval")
+
+
+def _write_json(path: Path | None, data: dict) -> None:
+    import json
+
+    if path is None:
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data, indent=2) + "\n")
+    typer.echo(f"json: {path}")
+
+
+@eval_app.command("sot")
+def eval_sot(
+    sequence_dir: Annotated[
+        Path, typer.Argument(help="Sequence folder (OTB, TLP, MOTChallenge, KITTI) or video.")
+    ],
+    pred: Annotated[Path | None, typer.Option(help="Prediction file to score.")] = None,
+    pred_format: Annotated[str, typer.Option(help="Prediction format: otb, mot or kitti.")] = "otb",
+    track_id: Annotated[
+        int | None,
+        typer.Option(help="Object to follow in MOT/KITTI ground truth and prediction files."),
+    ] = None,
+    peers: Annotated[
+        str, typer.Option(help="OpenCV trackers to run too: csrt,kcf,mosse,medianflow,mil.")
+    ] = "",
+    plot: Annotated[Path | None, typer.Option(help="Folder for the PNG plots.")] = None,
+    json_out: Annotated[Path | None, typer.Option("--json", help="Write scores as JSON.")] = None,
+) -> None:
+    """Mean IoU, success AUC, precision at 20 px and fps on one sequence, peers side by side."""
+    from tqdm import tqdm
+
+    from ratrack.datasets.sequences import detect_format, open_sequence
+    from ratrack.eval.peers import OpenCVTracker, parse_peers
+    from ratrack.eval.sot import PRED_FORMATS, evaluate_sot, read_sot_prediction, write_sot_plots
+
+    if pred_format not in PRED_FORMATS:
+        raise RatrackError(f"--pred-format must be one of {', '.join(PRED_FORMATS)}")
+    try:
+        names = parse_peers(peers)
+    except ValueError as exc:
+        raise RatrackError(f"--peers: {exc}") from None
+    if pred is None and not names:
+        raise RatrackError("nothing to evaluate: give --pred FILE and/or --peers")
+    fmt = detect_format(sequence_dir)
+    options = {"track_id": track_id} if track_id is not None and fmt in ("mot", "kitti") else {}
+    sequence = open_sequence(sequence_dir, fmt, **options)
+    preds = {}
+    if pred is not None:
+        preds[pred.stem] = read_sot_prediction(pred, pred_format, len(sequence), track_id)
+    trackers = {name: OpenCVTracker(name=name) for name in names}
+    with tqdm(total=len(sequence), desc="peers", unit="frame", disable=not names) as bar:
+        report = evaluate_sot(sequence, preds, trackers, progress=lambda t: bar.update(1))
+    typer.echo(report.table())
+    for path in write_sot_plots(report, plot) if plot is not None else []:
+        typer.echo(f"plot: {path}")
+    _write_json(json_out, report.to_json())
+
+
+@eval_app.command("mot")
+def eval_mot(
+    gt: Annotated[Path, typer.Option(help="Ground-truth file or folder.")],
+    pred: Annotated[Path, typer.Option(help="Prediction file or folder (same names).")],
+    fmt: Annotated[str, typer.Option("--format", help="File format: kitti or mot.")],
+    iou: Annotated[float, typer.Option(help="IoU threshold of CLEAR MOT and IDF1.")] = 0.5,
+    per_sequence: Annotated[bool, typer.Option(help="Print a row per sequence.")] = True,
+    json_out: Annotated[Path | None, typer.Option("--json", help="Write scores as JSON.")] = None,
+) -> None:
+    """CLEAR MOT, IDF1 (motmetrics) and HOTA (trackeval), per class and combined."""
+    from ratrack.eval.mot_files import MOT_FORMATS, evaluate_files, format_mot_table
+
+    if fmt not in MOT_FORMATS:
+        raise RatrackError(f"--format must be one of {', '.join(MOT_FORMATS)}, got {fmt!r}")
+    if not 0.0 < iou <= 1.0:
+        raise RatrackError(f"--iou must be in (0, 1], got {iou}")
+    report = evaluate_files(gt, pred, fmt, iou)
+    typer.echo(format_mot_table(report, per_sequence=per_sequence))
+    _write_json(json_out, report)
+
+
 # --- end eval commands ---
 
 # --- tracker commands (ratrack demo, pretrain, train, track) ---
+TRAIN_DATA = ("bmnist",)
+
+
+@app.command("demo")
+def demo(
+    out: Annotated[Path, typer.Option(help="Annotated video (mp4v).")] = Path("ratrack_demo.mp4"),
+    sequences: Annotated[int, typer.Option(help="Bouncing MNIST sequences to track.")] = 20,
+    digits: Annotated[int, typer.Option(help="Digits per sequence, each one tracked.")] = 2,
+    weights: Annotated[str, typer.Option(help="Shipped weights name or checkpoint.")] = "bmnist",
+    video: Annotated[bool, typer.Option(help="Write the video.")] = True,
+) -> None:
+    """Track Bouncing MNIST of unseen digits with the shipped weights; print scores, write video."""
+    from ratrack.tracker.demo import DemoConfig, run_demo
+
+    try:
+        config = DemoConfig(weights=weights, sequences=sequences, digits=digits)
+    except ValueError as exc:
+        raise RatrackError(str(exc)) from None
+    from tqdm import tqdm
+
+    with tqdm(total=sequences, desc="tracking", unit="seq") as bar:
+        result = run_demo(
+            config, out=out if video else None, progress=lambda n, total: bar.update(1)
+        )
+    mot = result.mot
+    typer.echo(f"{sequences} sequences x {digits} digits, {result.object_frames} object-frames")
+    typer.echo(f"  mean IoU     {result.mean_iou:.3f}")
+    typer.echo(f"  success AUC  {result.success_auc:.3f}")
+    typer.echo(
+        f"  MOTA         {mot['MOTA']:.3f}   MOTP {mot['MOTP']:.3f}   IDF1 {mot['IDF1']:.3f}"
+    )
+    typer.echo(f"  speed        {result.object_frames / result.seconds:.0f} object-frames/s")
+    if result.video is not None:
+        typer.echo(f"  video        {result.video}")
+
+
+@app.command("pretrain")
+def pretrain(
+    data: Annotated[str, typer.Option(help=f"Training data: {', '.join(TRAIN_DATA)}.")] = "bmnist",
+    out: Annotated[Path, typer.Option(help="Output folder.")] = Path("runs/pretrain"),
+    steps: Annotated[int, typer.Option(help="Optimizer steps.")] = 1500,
+    device: Annotated[str, typer.Option(help="torch device.")] = "cpu",
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+) -> None:
+    """Pretrain the conv net to re-centre misaligned glimpses; print held-out window IoU."""
+    from ratrack.pretrain.bmnist import pretrain_on_bmnist
+    from ratrack.pretrain.misalignment import PretrainConfig
+
+    if data not in TRAIN_DATA:
+        raise RatrackError(f"--data must be one of {', '.join(TRAIN_DATA)}, got {data!r}")
+    if steps <= 0:
+        raise RatrackError(f"--steps must be positive, got {steps}")
+    bar, progress = _progress_bar("pretraining")
+    with bar:
+        path, scores = pretrain_on_bmnist(
+            PretrainConfig(steps=steps, seed=seed), out_dir=out, device=device, progress=progress
+        )
+    typer.echo(f"checkpoint: {path}")
+    typer.echo(
+        f"held-out window IoU: {scores['iou_before']:.3f} -> {scores['iou_after']:.3f} "
+        f"after one correction ({scores['count']} glimpses)"
+    )
+
+
+@app.command("train")
+def train(
+    data: Annotated[str, typer.Option(help=f"Training data: {', '.join(TRAIN_DATA)}.")] = "bmnist",
+    out: Annotated[Path, typer.Option(help="Run folder (checkpoints, log.csv).")] = Path(
+        "runs/train"
+    ),
+    steps: Annotated[int, typer.Option(help="Optimizer steps.")] = 4000,
+    batch: Annotated[int, typer.Option(help="Clips per step.")] = 64,
+    device: Annotated[str, typer.Option(help="torch device.")] = "cpu",
+    init_from: Annotated[
+        Path | None, typer.Option(help="Pretraining checkpoint whose conv net starts the tracker.")
+    ] = None,
+    resume: Annotated[bool, typer.Option(help="Continue from OUT/last.pt if present.")] = True,
+    pool: Annotated[int, typer.Option(help="Sequences per digit count in the pool.")] = 2000,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+) -> None:
+    """Train the tracker (curriculum over clip length; resumable; CSV log with gradient norms)."""
+    import torch
+
+    from ratrack.tracker.data import BouncingMnistSampler, PoolConfig
+    from ratrack.tracker.model import RecurrentTracker, TrackerConfig
+    from ratrack.tracker.train import TrainConfig, load_pretrained_conv, train_tracker
+
+    if data not in TRAIN_DATA:
+        raise RatrackError(f"--data must be one of {', '.join(TRAIN_DATA)}, got {data!r}")
+    try:
+        config = TrainConfig(
+            steps=steps,
+            batch_size=batch,
+            curriculum=((0, 5), (steps // 8, 10), (steps // 4, 20), (steps // 2, 30)),
+        )
+    except ValueError as exc:
+        raise RatrackError(str(exc)) from None
+    torch.manual_seed(seed)
+    model = RecurrentTracker(config=TrackerConfig())
+    if init_from is not None:
+        load_pretrained_conv(model, init_from)
+    sampler = BouncingMnistSampler.build(
+        PoolConfig(num_sequences=(pool, pool), seed=seed), batch_size=batch, device=device
+    )
+    bar, progress = _progress_bar("training")
+    with bar:
+        result = train_tracker(
+            model, sampler, config, out_dir=out, resume=resume, device=device, progress=progress
+        )
+    typer.echo(
+        f"trained to step {result.step} in {result.seconds:.1f} s; checkpoint {result.checkpoint}"
+    )
+    for name, value in result.losses.items():
+        typer.echo(f"  {name}: {value:.4f}")
+
+
 # --- end tracker commands ---
 
 

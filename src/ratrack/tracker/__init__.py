@@ -1,0 +1,1 @@
+"""The recurrent attention tracker: model, losses, training loops and online tracking."""

@@ -1,0 +1,349 @@
+"""The recurrent attention tracker: grid generator -> conv net -> RNN -> two heads.
+
+Per frame ``t`` and per object (all objects of a batch in one step; boxes and windows are xyxy
+pixels, see :mod:`ratrack.boxes`)::
+
+    g_t   = G(x_t, a_t)                 grid generator: h x w glimpse of frame x_t at window a_t
+    f_t   = CNN(g_t)                    conv net: glimpse -> feature vector
+    s_t   = RNN([f_t, f_0, b_{t-1}^a], s_{t-1})     f_0: the first frame's glimpse of the target
+    b_t^a = tanh(W_b [s_t, f_t])        tracking head: box in a_t's normalized coordinates
+    b_t   = boxes_from_windows(b_t^a, a_t)
+    r_t   = W_a [s_t, b_t^a]            localization head: window deltas (dx, dy, dlogw, dlogh)
+    a_t+1 = apply_window_deltas(w(b_t), r_t)    w(b): the square window around box b
+    d_t   = window_deltas(a_t, a_t+1)   the motor command relative to the current window
+
+``b_{t-1}^a`` is the previous box expressed in the current window (where the tracker believed
+the object was, as seen through the new window). The memory is conditioned on the target: the
+first frame's glimpse (cut at the window around the given box) sets ``s_0`` and its features
+``f_0`` are fed at every step, so the RNN can tell its object from distractors (RATM, Kahou et
+al. 2017, sec. 3; HART, Kosiorek et al. 2017, keeps an appearance state the same way).
+
+The localization head predicts its deltas relative to the window re-centred on its own box
+estimate ``w(b_t)`` (``recenter=True``; with ``False`` relative to ``a_t`` itself): the head then
+only has to learn the motion to the next frame (velocity, bounces), not to re-find the object
+in the glimpse, which the tracking head already does. Its last layer starts at zero, so an
+untrained tracker follows its own box estimate; the tracking head starts at the box that the
+window implies (``context`` times smaller than the window), so an untrained tracker keeps its
+window where it is and the first gradients refine a sensible guess.
+
+Windows are square (side ``context * max(w, h)`` of the box) so the square glimpse samples both
+axes at the same resolution; :func:`target_windows` defines them.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import NamedTuple
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from ratrack.attention.stn import extract_glimpses
+from ratrack.boxes import (
+    apply_window_deltas,
+    boxes_from_windows,
+    boxes_in_windows,
+    check_boxes,
+    convert_boxes,
+    window_deltas,
+)
+
+GRID_GENERATORS = ("stn", "draw")
+RNN_TYPES = ("gru", "lstm")
+
+
+@dataclass(frozen=True)
+class TrackerConfig:
+    """Hyperparameters of :class:`RecurrentTracker` (defaults: the Bouncing MNIST model)."""
+
+    in_channels: int = 1  # 1 for MNIST, 3 for RGB video
+    glimpse_size: tuple[int, int] = (40, 40)  # (h, w) of the glimpse in pixels
+    context: float = 3.0  # window side = context * max(box w, box h)
+    grid_generator: str = "stn"  # "stn" (affine bilinear sampling) or "draw" (Gaussian filterbank)
+    conv_channels: tuple[int, ...] = (16, 32, 64)  # one 3x3 conv + 2x2 max-pool stage each
+    feature_size: int = 256  # conv net output width
+    rnn_type: str = "gru"  # "gru" or "lstm"
+    hidden_size: int = 256  # RNN state width
+    head_hidden: int = 128  # hidden width of the two heads
+    pixel_mean: float = 0.0  # glimpses are normalized as (g - mean) / std before the conv net
+    pixel_std: float = 1.0
+    max_delta_log_scale: float = 0.5  # |dlogw|, |dlogh| per step are squashed below this
+    min_window: float = 8.0  # windows never shrink below this side (pixels)
+    detach_window: bool = True  # no gradient through the window chain between steps (stable)
+    recenter: bool = True  # localization head moves the window re-centred on b_t (else a_t)
+    box_from_features: bool = True  # tracking head also sees f_t directly (precise boxes)
+
+    def __post_init__(self) -> None:
+        if self.in_channels <= 0 or self.feature_size <= 0 or self.hidden_size <= 0:
+            raise ValueError(f"TrackerConfig sizes must be positive, got {self}")
+        if len(self.glimpse_size) != 2 or min(self.glimpse_size) < 2 ** len(self.conv_channels):
+            raise ValueError(
+                f"glimpse_size must be (h, w) with both >= 2**len(conv_channels), "
+                f"got {self.glimpse_size}"
+            )
+        if not self.conv_channels or min(self.conv_channels) <= 0 or self.head_hidden <= 0:
+            raise ValueError(f"conv_channels and head_hidden must be positive, got {self}")
+        if self.grid_generator not in GRID_GENERATORS:
+            raise ValueError(
+                f"grid_generator must be one of {GRID_GENERATORS}, got {self.grid_generator!r}"
+            )
+        if self.rnn_type not in RNN_TYPES:
+            raise ValueError(f"rnn_type must be one of {RNN_TYPES}, got {self.rnn_type!r}")
+        if self.context <= 1.0:
+            raise ValueError(f"context must be > 1 (the window holds the box), got {self.context}")
+        if self.pixel_std <= 0 or self.max_delta_log_scale <= 0 or self.min_window <= 0:
+            raise ValueError("pixel_std, max_delta_log_scale and min_window must be positive")
+
+
+class TrackerState(NamedTuple):
+    """Recurrent state of a batch of ``B`` tracked objects (index ``i`` is object ``i``)."""
+
+    hidden: Tensor  # (B, D) RNN state s_t
+    cell: Tensor  # (B, D) LSTM cell; (B, 0) for a GRU
+    window: Tensor  # (B, 4) xyxy window a_t the next frame is looked at through
+    box: Tensor  # (B, 4) xyxy last box b_{t-1}
+    template: Tensor  # (B, F) first-frame glimpse features f_0
+
+
+class StepOutput(NamedTuple):
+    """What one step saw and predicted, per object."""
+
+    box: Tensor  # (B, 4) xyxy box b_t in pixels
+    box_in_window: Tensor  # (B, 4) b_t^a, the box in the window's normalized coordinates
+    window: Tensor  # (B, 4) xyxy window a_t the glimpse was cut at
+    next_window: Tensor  # (B, 4) xyxy window a_{t+1} for the next frame
+    deltas: Tensor  # (B, 4) d_t = window_deltas(window, next_window)
+
+
+class ClipOutput(NamedTuple):
+    """A whole clip, frames ``1..T-1`` (frame 0 initializes): tensors ``(B, T-1, 4)``."""
+
+    boxes: Tensor
+    boxes_in_window: Tensor
+    windows: Tensor
+    next_windows: Tensor
+    grid_inputs: tuple[Tensor, ...]  # with probe_grid: the (B, 4) leaf window of each sampling
+
+
+def target_windows(boxes: Tensor, context: float, min_size: float = 1.0) -> Tensor:
+    """Square xyxy windows around xyxy ``boxes``: same centre, side ``context * max(w, h)``."""
+    cx, cy, w, h = convert_boxes(boxes, "xyxy", "cxcywh").unbind(-1)
+    side = (torch.maximum(w, h) * context).clamp(min=min_size)
+    return convert_boxes(torch.stack((cx, cy, side, side), -1), "cxcywh", "xyxy")
+
+
+def draw_glimpses(frames: Tensor, windows: Tensor, size: tuple[int, int]) -> Tensor:
+    """DRAW filterbank read of ``windows`` (``(B, 4)`` xyxy) from ``frames`` ``(B, C, H, W)``.
+
+    An ``h x w`` grid of Gaussian filters (Gregor et al. 2015, eq. 19-20) spans the window:
+    filter centres at the glimpse's pixel centres mapped into the frame, stride = window side /
+    glimpse side, standard deviation = stride / 2. Returns ``(B, C, h, w)``; filters that fall
+    outside the frame read zeros (the normalization runs over in-frame pixels, as in DRAW).
+    """
+    from ratrack.attention.draw import AttentionParams, filterbank
+
+    if frames.dim() != 4 or windows.shape != (frames.shape[0], 4):
+        raise ValueError(
+            f"frames (B, C, H, W) and windows (B, 4), got {frames.shape}, {windows.shape}"
+        )
+    _, _, H, W = frames.shape
+    h, w = size
+    x1, y1, x2, y2 = windows.to(frames.dtype).unbind(-1)
+    # DRAW uses one stride for both axes: build the banks per axis with their own stride.
+    stride_x, stride_y = (x2 - x1) / w, (y2 - y1) / h
+
+    def bank(centre: Tensor, stride: Tensor, n: int, size_px: int) -> Tensor:
+        # draw's pixel indices are 1-based: continuous coordinate c is index c + 0.5.
+        params = AttentionParams(
+            centre_x=centre + 0.5,
+            centre_y=centre + 0.5,
+            stride=stride,
+            variance=(stride / 2) ** 2,
+            intensity=torch.ones_like(stride),
+        )
+        fx, _ = filterbank(params, height=1, width=size_px, n=n)
+        return fx  # (B, n, size_px)
+
+    fx = bank((x1 + x2) / 2, stride_x, w, W)  # (B, w, W)
+    fy = bank((y1 + y2) / 2, stride_y, h, H)  # (B, h, H)
+    return fy[:, None] @ frames @ fx[:, None].transpose(-1, -2)  # (B, C, h, w)
+
+
+def cut_glimpses(frames: Tensor, windows: Tensor, config: TrackerConfig) -> Tensor:
+    """Glimpses ``(B, C, h, w)`` at xyxy ``windows`` ``(B, 4)`` with ``config``'s grid generator."""
+    if config.grid_generator == "stn":
+        return extract_glimpses(frames, windows, config.glimpse_size)
+    return draw_glimpses(frames, windows, config.glimpse_size)
+
+
+class ConvNet(nn.Module):
+    """Glimpse ``(B, C, h, w)`` -> features ``(B, F)``: 3x3 conv + ReLU + 2x2 max-pool stages."""
+
+    def __init__(self, *, config: TrackerConfig) -> None:
+        super().__init__()
+        layers: list[nn.Module] = []
+        channels = config.in_channels
+        for width in config.conv_channels:
+            layers += [nn.Conv2d(channels, width, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2)]
+            channels = width
+        self.stages = nn.Sequential(*layers)
+        h, w = config.glimpse_size
+        cells = (h >> len(config.conv_channels)) * (w >> len(config.conv_channels))
+        self.project = nn.Linear(channels * cells, config.feature_size)
+        self.mean, self.std = config.pixel_mean, config.pixel_std
+
+    def forward(self, glimpses: Tensor) -> Tensor:
+        x = self.stages((glimpses - self.mean) / self.std)  # (B, c, h', w')
+        return F.relu(self.project(x.flatten(1)))  # (B, F)
+
+
+def _mlp(inputs: int, hidden: int, outputs: int) -> nn.Sequential:
+    return nn.Sequential(nn.Linear(inputs, hidden), nn.ReLU(), nn.Linear(hidden, outputs))
+
+
+class RecurrentTracker(nn.Module):
+    """The tracker of the module docstring, batched over objects.
+
+    Components (named for the per-component gradient norms of training): ``conv``,
+    ``rnn``, ``init_rnn`` (first-frame memory), ``track_head``, ``loc_head``; the grid generator
+    has no parameters (its gradient is the one reaching the window, recorded by training).
+    """
+
+    def __init__(self, *, config: TrackerConfig) -> None:
+        super().__init__()
+        self.config = c = config
+        self.conv = ConvNet(config=c)
+        rnn_in = 2 * c.feature_size + 4
+        cell = nn.GRUCell if c.rnn_type == "gru" else nn.LSTMCell
+        self.rnn = cell(rnn_in, c.hidden_size)
+        self.init_rnn = nn.Linear(c.feature_size + 4, c.hidden_size)
+        track_in = c.hidden_size + (c.feature_size if c.box_from_features else 0)
+        self.track_head = _mlp(track_in, c.head_hidden, 4)
+        self.loc_head = _mlp(c.hidden_size + 4, c.head_hidden, 4)
+        # Localization starts at "keep the window" (zero deltas); tracking starts at the box the
+        # window implies (the centred box 1/context of its side), i.e. atanh(+-1/context).
+        nn.init.zeros_(self.loc_head[-1].weight)
+        nn.init.zeros_(self.loc_head[-1].bias)
+        nn.init.normal_(self.track_head[-1].weight, std=1e-3)
+        edge = math.atanh(1.0 / c.context)
+        with torch.no_grad():
+            self.track_head[-1].bias.copy_(torch.tensor([-edge, -edge, edge, edge]))
+
+    # -- pieces ------------------------------------------------------------------------------
+    def glimpse(self, frames: Tensor, windows: Tensor) -> Tensor:
+        """Glimpses ``(B, C, h, w)`` at xyxy ``windows`` ``(B, 4)`` of frames ``(B, C, H, W)``."""
+        return cut_glimpses(frames, windows, self.config)
+
+    def _check_frames(self, frames: Tensor, batch: int) -> Tensor:
+        if frames.dim() == 3:
+            frames = frames.unsqueeze(0)
+        if frames.dim() != 4 or frames.shape[1] != self.config.in_channels:
+            raise ValueError(
+                f"frames must be (C, H, W) or (B, C, H, W) with C={self.config.in_channels}, "
+                f"got {tuple(frames.shape)}"
+            )
+        if frames.shape[0] not in (1, batch):
+            raise ValueError(f"frames batch must be 1 or {batch}, got {frames.shape[0]}")
+        return frames.expand(batch, -1, -1, -1)  # (B, C, H, W): one frame shared without copy
+
+    def _clamp_window(self, windows: Tensor) -> Tensor:
+        cx, cy, w, h = convert_boxes(windows, "xyxy", "cxcywh").unbind(-1)
+        m = self.config.min_window
+        return convert_boxes(
+            torch.stack((cx, cy, w.clamp(min=m), h.clamp(min=m)), -1), "cxcywh", "xyxy"
+        )
+
+    # -- recurrence --------------------------------------------------------------------------
+    def init_state(self, frames: Tensor, boxes: Tensor) -> TrackerState:
+        """Start tracking xyxy ``boxes`` ``(B, 4)`` in ``frames`` (``(B, C, H, W)`` or one frame).
+
+        The glimpse at the window around each box gives the template ``f_0`` and, with the box
+        in that window, the initial memory ``s_0 = tanh(W_0 [f_0, b_0^a])``.
+        """
+        check_boxes(boxes)
+        if boxes.dim() != 2:
+            raise ValueError(f"boxes must be (B, 4), got {tuple(boxes.shape)}")
+        B = boxes.shape[0]
+        frames = self._check_frames(frames, B)
+        boxes = boxes.to(frames.dtype)
+        windows = self._clamp_window(target_windows(boxes, self.config.context))
+        template = self.conv(self.glimpse(frames, windows))  # (B, F)
+        rel = boxes_in_windows(boxes, windows)  # (B, 4)
+        hidden = torch.tanh(self.init_rnn(torch.cat((template, rel), 1)))  # (B, D)
+        cell_size = self.config.hidden_size if self.config.rnn_type == "lstm" else 0
+        cell = hidden.new_zeros(B, cell_size)
+        return TrackerState(hidden, cell, windows, boxes, template)
+
+    def step(
+        self, frames: Tensor, state: TrackerState, *, grid_window: Tensor | None = None
+    ) -> tuple[StepOutput, TrackerState]:
+        """Track every object of ``state`` into ``frames`` (``(B, C, H, W)`` or one frame).
+
+        ``grid_window`` (same values as ``state.window``) lets training sample the glimpse at a
+        separate leaf tensor, whose gradient is the grid generator's gradient norm.
+        """
+        c = self.config
+        B = state.window.shape[0]
+        frames = self._check_frames(frames, B)
+        window = state.window
+        sample_at = window if grid_window is None else grid_window
+        features = self.conv(self.glimpse(frames, sample_at))  # (B, F)
+        prev = boxes_in_windows(state.box, window).clamp(-3, 3)  # (B, 4)
+        x = torch.cat((features, state.template, prev), 1)  # (B, 2F + 4)
+        if c.rnn_type == "gru":
+            hidden, cell = self.rnn(x, state.hidden), state.cell
+        else:
+            hidden, cell = self.rnn(x, (state.hidden, state.cell))
+        head_in = torch.cat((hidden, features), 1) if c.box_from_features else hidden
+        rel = torch.tanh(self.track_head(head_in))  # (B, 4)
+        box = boxes_from_windows(rel, window)
+        raw = self.loc_head(torch.cat((hidden, rel), 1))  # (B, 4)
+        scale = c.max_delta_log_scale * torch.tanh(raw[:, 2:] / c.max_delta_log_scale)
+        residual = torch.cat((raw[:, :2], scale), 1)
+        anchor = window
+        if c.recenter:
+            anchor = self._clamp_window(target_windows(box.detach(), c.context))
+        next_window = self._clamp_window(apply_window_deltas(anchor, residual))
+        deltas = window_deltas(window, next_window)  # d_t relative to the current window
+        carried_window = next_window.detach() if c.detach_window else next_window
+        carried_box = box.detach() if c.detach_window else box
+        out = StepOutput(box, rel, window, next_window, deltas)
+        return out, TrackerState(hidden, cell, carried_window, carried_box, state.template)
+
+    def forward(
+        self, frames: Tensor, first_boxes: Tensor, *, probe_grid: bool = False
+    ) -> ClipOutput:
+        """Track a clip: ``frames`` ``(B, T, C, H, W)``, ``first_boxes`` ``(B, 4)`` in frame 0.
+
+        Returns predictions for frames ``1..T-1`` (:class:`ClipOutput`, each ``(B, T-1, 4)``).
+        With ``probe_grid`` every glimpse is sampled at a leaf copy of its window (values equal;
+        with ``detach_window`` the gradients are too), kept in ``grid_inputs``.
+        """
+        if frames.dim() != 5 or frames.shape[1] < 2:
+            raise ValueError(f"frames must be (B, T>=2, C, H, W), got {tuple(frames.shape)}")
+        state = self.init_state(frames[:, 0], first_boxes)
+        outs, probes = [], []
+        for t in range(1, frames.shape[1]):
+            leaf = state.window.detach().requires_grad_() if probe_grid else None
+            out, state = self.step(frames[:, t], state, grid_window=leaf)
+            outs.append(out)
+            if leaf is not None:
+                probes.append(leaf)
+        return ClipOutput(
+            boxes=torch.stack([o.box for o in outs], 1),  # (B, T-1, 4)
+            boxes_in_window=torch.stack([o.box_in_window for o in outs], 1),
+            windows=torch.stack([o.window for o in outs], 1),
+            next_windows=torch.stack([o.next_window for o in outs], 1),
+            grid_inputs=tuple(probes),
+        )
+
+    def components(self) -> dict[str, list[nn.Parameter]]:
+        """Parameters per component, for per-component gradient norms."""
+        return {
+            "conv_net": list(self.conv.parameters()),
+            "rnn": list(self.rnn.parameters()) + list(self.init_rnn.parameters()),
+            "tracking_head": list(self.track_head.parameters()),
+            "localization_head": list(self.loc_head.parameters()),
+        }

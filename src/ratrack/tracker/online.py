@@ -1,0 +1,176 @@
+"""Online tracking over a stream of frames: :class:`Tracker` (``init`` / ``update``).
+
+The model is stateless; :class:`Tracker` holds the stream's state (one
+:class:`~ratrack.tracker.model.TrackerState` row per live object) and the objects' ids. All live
+objects move through one batched :meth:`RecurrentTracker.step` per frame; objects can be added
+(:meth:`Tracker.add`) and removed (:meth:`Tracker.remove`) between frames.
+
+Frames are ``(H, W, 3)`` uint8 RGB or ``(H, W)`` uint8 gray numpy arrays, or ``(C, H, W)``
+float tensors in ``[0, 1]``. A model trained on gray frames (Bouncing MNIST) sees RGB input as
+luminance; a model trained on RGB sees gray input repeated over three channels.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from ratrack.boxes import BOX_FORMATS, check_boxes, convert_boxes
+from ratrack.errors import RatrackError
+from ratrack.tracker.model import RecurrentTracker, TrackerState
+from ratrack.tracker.train import load_tracker
+
+WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
+PRETRAINED = ("bmnist", "natural")
+_LUMA = (0.299, 0.587, 0.114)
+
+
+def pretrained_path(name: str) -> Path:
+    """Path of a shipped checkpoint (``"bmnist"`` or ``"natural"``)."""
+    if name not in PRETRAINED:
+        raise ValueError(f"unknown pretrained tracker {name!r}; expected one of {PRETRAINED}")
+    path = WEIGHTS_DIR / f"{name}.pt"
+    if not path.is_file():
+        raise RatrackError(f"{path}: the {name!r} weights are not installed")
+    return path
+
+
+def _concat_states(a: TrackerState, b: TrackerState) -> TrackerState:
+    return TrackerState(*(torch.cat((x, y), 0) for x, y in zip(a, b, strict=True)))
+
+
+def _select_state(state: TrackerState, keep: Tensor) -> TrackerState:
+    return TrackerState(*(x[keep] for x in state))
+
+
+class Tracker:
+    """Track any number of objects through a stream with a :class:`RecurrentTracker`.
+
+    ``Tracker(model=...)`` wraps a model; :meth:`from_pretrained` loads shipped weights or a
+    checkpoint. Boxes cross this API in ``fmt`` (see :data:`ratrack.boxes.BOX_FORMATS`; default
+    ``"xywh"``, 0-based pixels) and are ``xyxy`` inside.
+    """
+
+    def __init__(self, *, model: RecurrentTracker, device: str | torch.device = "cpu") -> None:
+        self.device = torch.device(device)
+        self.model = model.to(self.device).eval()
+        self.fmt = "xywh"
+        self._state: TrackerState | None = None
+        self._ids: list[int] = []
+        self._next_id = 0
+        self._windows = torch.zeros(0, 4)
+
+    @classmethod
+    def from_pretrained(
+        cls, name_or_path: str | Path, *, device: str | torch.device = "cpu"
+    ) -> Tracker:
+        """Load ``"bmnist"``, ``"natural"`` or a tracker checkpoint path."""
+        path = Path(name_or_path)
+        if str(name_or_path) in PRETRAINED and not path.exists():
+            path = pretrained_path(str(name_or_path))
+        model, _ = load_tracker(path, map_location=device)
+        return cls(model=model, device=device)
+
+    # -- properties ------------------------------------------------------------------------
+    @property
+    def ids(self) -> list[int]:
+        """Ids of the live objects, in the row order of :meth:`update`'s output."""
+        return list(self._ids)
+
+    @property
+    def windows(self) -> np.ndarray:
+        """``(N, 4)`` xyxy windows the last :meth:`update` looked through (for drawing)."""
+        return self._windows.numpy().copy()
+
+    # -- input conversion ------------------------------------------------------------------
+    def frame_tensor(self, frame: np.ndarray | Tensor) -> Tensor:
+        """A frame as ``(1, C, H, W)`` float on the model's device, ``C`` the model's channels."""
+        if isinstance(frame, np.ndarray):
+            if (
+                frame.dtype != np.uint8
+                or frame.ndim not in (2, 3)
+                or (frame.ndim == 3 and frame.shape[2] != 3)
+            ):
+                raise ValueError(
+                    f"numpy frames must be uint8 (H, W, 3) RGB or (H, W) gray, got {frame.dtype} "
+                    f"{frame.shape}"
+                )
+            x = torch.from_numpy(np.ascontiguousarray(frame)).to(self.device, torch.float32) / 255
+            x = x[None] if x.dim() == 2 else x.permute(2, 0, 1)  # (C, H, W)
+        elif isinstance(frame, Tensor):
+            if frame.dim() != 3 or frame.shape[0] not in (1, 3) or not frame.is_floating_point():
+                raise ValueError(
+                    f"tensor frames must be float (C, H, W), C in (1, 3), got {frame.shape}"
+                )
+            x = frame.to(self.device, torch.float32)
+        else:
+            raise TypeError(f"frame must be a numpy array or a tensor, got {type(frame).__name__}")
+        want = self.model.config.in_channels
+        if x.shape[0] == 3 and want == 1:
+            luma = torch.tensor(_LUMA, device=x.device, dtype=x.dtype)
+            x = (x * luma[:, None, None]).sum(0, keepdim=True)
+        elif x.shape[0] == 1 and want == 3:
+            x = x.expand(3, -1, -1)
+        return x[None]  # (1, C, H, W)
+
+    def _boxes_xyxy(self, boxes, fmt: str) -> Tensor:
+        if fmt not in BOX_FORMATS:
+            raise ValueError(
+                f"unknown box format {fmt!r}; expected one of {', '.join(BOX_FORMATS)}"
+            )
+        b = torch.as_tensor(np.asarray(boxes, dtype=np.float32), device=self.device)
+        if b.dim() == 1:
+            b = b[None]
+        if b.dim() != 2 or b.shape[1] != 4:
+            raise ValueError(f"boxes must be (N, 4), got {tuple(b.shape)}")
+        b = convert_boxes(b, fmt, "xyxy")
+        check_boxes(b)
+        return b
+
+    # -- lifecycle -------------------------------------------------------------------------
+    def init(self, frame: np.ndarray | Tensor, boxes, fmt: str = "xywh") -> list[int]:
+        """Forget every object and start tracking ``boxes`` (``(N, 4)`` in ``fmt``) in ``frame``.
+
+        ``fmt`` becomes the format of :meth:`update`'s output. Returns the new objects' ids.
+        """
+        self._state, self._ids = None, []
+        self._windows = torch.zeros(0, 4)
+        self.fmt = fmt
+        return self.add(frame, boxes, fmt=fmt)
+
+    @torch.inference_mode()
+    def add(self, frame: np.ndarray | Tensor, boxes, fmt: str | None = None) -> list[int]:
+        """Start tracking more objects, given by their ``boxes`` in the current ``frame``."""
+        xyxy = self._boxes_xyxy(boxes, fmt or self.fmt)
+        state = self.model.init_state(self.frame_tensor(frame), xyxy)
+        self._state = state if self._state is None else _concat_states(self._state, state)
+        new = list(range(self._next_id, self._next_id + xyxy.shape[0]))
+        self._next_id += len(new)
+        self._ids += new
+        self._windows = torch.cat((self._windows, state.window.cpu()))
+        return new
+
+    def remove(self, ids) -> None:
+        """Stop tracking the objects ``ids`` (unknown ids raise ``KeyError``)."""
+        ids = [int(i) for i in np.atleast_1d(ids)]
+        unknown = set(ids) - set(self._ids)
+        if unknown:
+            raise KeyError(f"no live objects with ids {sorted(unknown)}")
+        keep = [i for i, oid in enumerate(self._ids) if oid not in set(ids)]
+        self._ids = [self._ids[i] for i in keep]
+        self._windows = self._windows[keep]
+        if self._state is not None:
+            index = torch.tensor(keep, dtype=torch.long, device=self.device)
+            self._state = _select_state(self._state, index) if keep else None
+
+    @torch.inference_mode()
+    def update(self, frame: np.ndarray | Tensor) -> np.ndarray:
+        """Track every live object into ``frame``: ``(N, 4)`` float boxes in the init format."""
+        if self._state is None:
+            return np.zeros((0, 4), dtype=np.float32)
+        out, self._state = self.model.step(self.frame_tensor(frame), self._state)
+        self._windows = out.window.cpu()
+        return convert_boxes(out.box, "xyxy", self.fmt).cpu().numpy()

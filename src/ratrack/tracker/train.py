@@ -1,0 +1,331 @@
+"""Tracker training: a library loop with curriculum, checkpoints, resume and diagnostics.
+
+The loop is deterministic in the step number: batches come from a ``sampler(step, length)``
+that is a pure function of its arguments, the learning rate is a pure function of the step, so a
+run killed and resumed from its last checkpoint continues exactly where the checkpoint was taken
+(model, optimizer state and step count are restored from it).
+
+Each logged step records the loss terms and the gradient norm of every component: the grid
+generator (the gradient reaching the sampling windows), the conv net, the RNN, the tracking head
+and the localization head, as in RATM's (Kahou et al. 2017) figure on pretraining.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import logging
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import NamedTuple, Protocol
+
+import torch
+from torch import Tensor
+
+from ratrack.boxes import box_iou_elementwise
+from ratrack.checkpoints import config_from_dict, load_checkpoint, save_checkpoint
+from ratrack.errors import RatrackError
+from ratrack.tracker.losses import LossConfig, tracker_loss
+from ratrack.tracker.model import RecurrentTracker, TrackerConfig
+
+log = logging.getLogger(__name__)
+
+CHECKPOINT_KIND = "tracker"
+LAST_CHECKPOINT = "last.pt"
+LOG_FILE = "log.csv"
+GRAD_COMPONENTS = ("grid_generator", "conv_net", "rnn", "tracking_head", "localization_head")
+
+
+class Batch(NamedTuple):
+    """A training batch: ``frames`` ``(B, T, C, H, W)`` float, ``boxes`` xyxy ``(B, T, 4)``."""
+
+    frames: Tensor
+    boxes: Tensor
+
+
+class Sampler(Protocol):
+    """Gives the batch of a step; must be a pure function of ``(step, length)``."""
+
+    def __call__(self, step: int, length: int) -> Batch: ...
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Hyperparameters of :func:`train_tracker`."""
+
+    steps: int = 6000  # optimizer steps in total
+    batch_size: int = 64  # clips per step (the sampler is built with it)
+    lr: float = 1e-3  # peak Adam learning rate
+    lr_final: float = 0.05  # final learning rate as a fraction of the peak (cosine decay)
+    warmup: int = 200  # linear warm-up steps
+    weight_decay: float = 0.0  # AdamW decoupled weight decay
+    grad_clip: float = 5.0  # global gradient-norm clip
+    # (first step, clip length) pairs: short clips first (RATM's curriculum on sequence length).
+    curriculum: tuple[tuple[int, int], ...] = ((0, 5), (500, 10), (1500, 20), (3000, 30))
+    checkpoint_every: int = 500  # steps between checkpoints (and one at the end)
+    log_every: int = 25  # steps between CSV rows
+    max_bad_steps: int = 20  # consecutive non-finite steps tolerated before the run stops
+    schedule_steps: int | None = None  # horizon of the cosine decay (default: steps)
+    loss: LossConfig = field(default_factory=LossConfig)
+
+    def __post_init__(self) -> None:
+        if self.steps <= 0 or self.batch_size <= 0 or self.lr <= 0:
+            raise ValueError(f"steps, batch_size and lr must be positive, got {self}")
+        if self.checkpoint_every <= 0 or self.log_every <= 0 or self.max_bad_steps <= 0:
+            raise ValueError("checkpoint_every, log_every and max_bad_steps must be positive")
+        if not self.curriculum or self.curriculum[0][0] != 0:
+            raise ValueError(f"curriculum must start at step 0, got {self.curriculum}")
+        starts = [s for s, _ in self.curriculum]
+        if starts != sorted(starts) or min(n for _, n in self.curriculum) < 2:
+            raise ValueError(
+                f"curriculum steps must increase and lengths be >= 2: {self.curriculum}"
+            )
+
+    def length_at(self, step: int) -> int:
+        """Clip length of the curriculum at ``step``."""
+        length = self.curriculum[0][1]
+        for start, n in self.curriculum:
+            if step >= start:
+                length = n
+        return length
+
+    def lr_at(self, step: int) -> float:
+        """Warm-up then cosine decay from ``lr`` to ``lr * lr_final``."""
+        if step < self.warmup:
+            return self.lr * (step + 1) / self.warmup
+        horizon = self.schedule_steps or self.steps
+        progress = min(1.0, (step - self.warmup) / max(1, horizon - self.warmup))
+        return self.lr * (
+            self.lr_final + (1 - self.lr_final) * 0.5 * (1 + math.cos(math.pi * progress))
+        )
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    """What a finished (or resumed-and-finished) run reports."""
+
+    step: int  # last completed step
+    seconds: float  # wall time of this call
+    losses: dict[str, float]  # loss terms of the last logged step
+    checkpoint: Path  # last checkpoint written
+    skipped: int  # non-finite steps skipped in this call
+
+
+Progress = Callable[[int, int, float], None]
+"""``progress(step, total, loss)``, called after every step."""
+
+
+def grad_norms(model: RecurrentTracker, grid_inputs: tuple[Tensor, ...]) -> dict[str, float]:
+    """L2 norm of the current gradient of each component (see the module docstring)."""
+    norms: dict[str, float] = {}
+    grads = [g.grad for g in grid_inputs if g.grad is not None]
+    norms["grid_generator"] = (
+        float(torch.linalg.vector_norm(torch.stack([g.norm() for g in grads]))) if grads else 0.0
+    )
+    for name, params in model.components().items():
+        parts = [p.grad.norm() for p in params if p.grad is not None]
+        norms[name] = float(torch.linalg.vector_norm(torch.stack(parts))) if parts else 0.0
+    return norms
+
+
+def save_tracker(
+    path: str | Path,
+    model: RecurrentTracker,
+    *,
+    train_config: TrainConfig | None = None,
+    optimizer: torch.optim.Optimizer | None = None,
+    step: int = 0,
+    metrics: dict[str, float] | None = None,
+) -> Path:
+    """Write a tracker checkpoint (model config stored under ``config["model"]``)."""
+    config = {"model": dataclasses.asdict(model.config)}
+    if train_config is not None:
+        config["train"] = dataclasses.asdict(train_config)
+    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    return save_checkpoint(
+        path,
+        kind=CHECKPOINT_KIND,
+        config=config,
+        model=state,
+        optimizer=optimizer.state_dict() if optimizer is not None else None,
+        step=step,
+        metrics=metrics,
+    )
+
+
+def load_tracker(
+    path: str | Path, *, map_location: str | torch.device = "cpu"
+) -> tuple[RecurrentTracker, dict]:
+    """Rebuild a :class:`RecurrentTracker` from a checkpoint; returns ``(model, payload)``."""
+    payload = load_checkpoint(path, kind=CHECKPOINT_KIND, map_location=map_location)
+    try:
+        config = config_from_dict(TrackerConfig, payload["config"]["model"])
+        model = RecurrentTracker(config=config)
+        model.load_state_dict(payload["model"])
+    except (KeyError, TypeError, RuntimeError, ValueError) as exc:
+        raise RatrackError(f"{path}: not a valid tracker checkpoint ({exc})") from None
+    return model.to(map_location), payload
+
+
+def load_pretrained_conv(model: RecurrentTracker, path: str | Path) -> None:
+    """Copy the conv net of a pretraining checkpoint (``ratrack.pretrain``) into ``model``."""
+    payload = load_checkpoint(path, kind="pretrain")
+    conv = {
+        k.removeprefix("conv."): v for k, v in payload["model"].items() if k.startswith("conv.")
+    }
+    try:
+        model.conv.load_state_dict(conv)
+    except RuntimeError as exc:
+        raise RatrackError(
+            f"{path}: its conv net does not fit this tracker config ({exc})"
+        ) from None
+
+
+def _truncate_log(path: Path, step: int) -> None:
+    """Drop CSV rows past ``step`` (written after the checkpoint a resumed run starts from)."""
+    if not path.is_file():
+        return
+    with path.open(newline="") as f:
+        rows = list(csv.reader(f))
+    if not rows:
+        return
+    kept = [rows[0]] + [r for r in rows[1:] if r and int(r[0]) <= step]
+    with path.open("w", newline="") as f:
+        csv.writer(f).writerows(kept)
+
+
+def train_tracker(
+    model: RecurrentTracker,
+    sampler: Sampler,
+    config: TrainConfig,
+    *,
+    out_dir: str | Path,
+    resume: bool = True,
+    device: str | torch.device = "cpu",
+    progress: Progress | None = None,
+    time_limit_s: float | None = None,
+) -> TrainResult:
+    """Train ``model`` on batches from ``sampler``; checkpoints and ``log.csv`` in ``out_dir``.
+
+    With ``resume`` and an ``out_dir/last.pt`` present, model weights, optimizer state and the
+    step count are restored from it and training continues from the next step. With
+    ``time_limit_s`` the call checkpoints and returns once that much wall time has passed
+    (``TrainResult.step`` then tells how far it got; calling again resumes).
+    """
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    device = torch.device(device)
+    model.to(device).train()
+    optimizer = torch.optim.AdamW(
+        model.parameters(), lr=config.lr, weight_decay=config.weight_decay
+    )
+    last = out_dir / LAST_CHECKPOINT
+    step = 0
+    if resume and last.is_file():
+        payload = load_checkpoint(last, kind=CHECKPOINT_KIND, map_location=device)
+        model.load_state_dict(payload["model"])
+        if payload["optimizer"] is not None:
+            optimizer.load_state_dict(payload["optimizer"])
+        step = payload["step"]
+        _truncate_log(out_dir / LOG_FILE, step)
+        log.info("resumed from %s at step %d", last, step)
+    log_path = out_dir / LOG_FILE
+    new_log = not log_path.is_file() or log_path.stat().st_size == 0
+    fields = [
+        "step",
+        "length",
+        "lr",
+        "seconds",
+        "total",
+        "box",
+        "iou",
+        "window",
+        "inside",
+        "mean_iou",
+    ]
+    fields += [f"grad_{name}" for name in GRAD_COMPONENTS]
+    start = time.perf_counter()
+    skipped = bad_run = 0
+    losses: dict[str, float] = {}
+    checkpoint = last
+    with log_path.open("a", newline="") as log_file:
+        writer = csv.DictWriter(log_file, fieldnames=fields)
+        if new_log:
+            writer.writeheader()
+        while step < config.steps:
+            length = config.length_at(step)
+            lr = config.lr_at(step)
+            for group in optimizer.param_groups:
+                group["lr"] = lr
+            batch = sampler(step, length)
+            frames = batch.frames.to(device, non_blocking=True)
+            boxes = batch.boxes.to(device, non_blocking=True)
+            record = (step + 1) % config.log_every == 0
+            out = model(frames, boxes[:, 0], probe_grid=record)
+            terms = tracker_loss(out, boxes, config=config.loss, context=model.config.context)
+            total = terms["total"]
+            optimizer.zero_grad(set_to_none=True)
+            if not torch.isfinite(total):
+                skipped, bad_run = skipped + 1, bad_run + 1
+                log.warning("step %d: non-finite loss, skipped", step)
+                if bad_run >= config.max_bad_steps:
+                    raise FloatingPointError(f"{bad_run} non-finite losses in a row at step {step}")
+                step += 1
+                continue
+            total.backward()
+            gnorms = grad_norms(model, out.grid_inputs) if record else {}  # before clipping
+            norm = torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
+            if not torch.isfinite(norm):
+                skipped, bad_run = skipped + 1, bad_run + 1
+                optimizer.zero_grad(set_to_none=True)
+                log.warning("step %d: non-finite gradient, skipped", step)
+                if bad_run >= config.max_bad_steps:
+                    raise FloatingPointError(
+                        f"{bad_run} non-finite gradients in a row at step {step}"
+                    )
+                step += 1
+                continue
+            optimizer.step()
+            bad_run = 0
+            step += 1
+            if record:
+                with torch.no_grad():
+                    miou = float(box_iou_elementwise(out.boxes, boxes[:, 1:]).mean())
+                losses = {k: float(v.detach()) for k, v in terms.items()}
+                row = {"step": step, "length": length, "lr": lr, "mean_iou": miou}
+                row["seconds"] = round(time.perf_counter() - start, 2)
+                row.update({k: losses[k] for k in ("total", "box", "iou", "window", "inside")})
+                row.update({f"grad_{k}": v for k, v in gnorms.items()})
+                writer.writerow(row)
+                log_file.flush()
+                log.info("step %d len %d loss %.4f iou %.3f", step, length, losses["total"], miou)
+            if step % config.checkpoint_every == 0 or step == config.steps:
+                checkpoint = save_tracker(
+                    last, model, train_config=config, optimizer=optimizer, step=step, metrics=losses
+                )
+            if progress is not None:
+                progress(step, config.steps, float(total.detach()))
+            if time_limit_s is not None and time.perf_counter() - start > time_limit_s:
+                log.warning("time limit reached at step %d of %d", step, config.steps)
+                checkpoint = save_tracker(
+                    last, model, train_config=config, optimizer=optimizer, step=step, metrics=losses
+                )
+                break
+    return TrainResult(step, time.perf_counter() - start, losses, checkpoint, skipped)
+
+
+@torch.inference_mode()
+def track_clips(
+    model: RecurrentTracker, frames: Tensor, first_boxes: Tensor, *, batch_size: int = 256
+) -> Tensor:
+    """Boxes ``(N, T-1, 4)`` predicted for clips ``frames`` ``(N, T, C, H, W)`` in chunks."""
+    model.eval()
+    device = next(model.parameters()).device
+    outs = []
+    for i in range(0, frames.shape[0], batch_size):
+        clip = frames[i : i + batch_size].to(device)
+        outs.append(model(clip, first_boxes[i : i + batch_size].to(device)).boxes.cpu())
+    return torch.cat(outs)  # (N, T-1, 4)

@@ -1,0 +1,151 @@
+import math
+
+import pytest
+import torch
+from torch import nn
+from tracker_helpers import TINY, square_clips
+
+from ratrack.attention.stn import extract_glimpses
+from ratrack.boxes import boxes_in_windows, window_deltas
+from ratrack.tracker.model import (
+    RecurrentTracker,
+    TrackerConfig,
+    draw_glimpses,
+    target_windows,
+)
+
+
+def _model(**changes) -> RecurrentTracker:
+    torch.manual_seed(0)
+    fields = {**TINY.__dict__, **changes}
+    return RecurrentTracker(config=TrackerConfig(**fields))
+
+
+@pytest.mark.parametrize("grid", ["stn", "draw"])
+@pytest.mark.parametrize("rnn", ["gru", "lstm"])
+def test_shapes_of_init_step_and_forward(grid, rnn):
+    model = _model(grid_generator=grid, rnn_type=rnn)
+    clips = square_clips(3, 5)
+    state = model.init_state(clips.frames[:, 0], clips.boxes[:, 0])
+    assert state.hidden.shape == (3, 32) and state.window.shape == (3, 4)
+    assert state.cell.shape == (3, 32 if rnn == "lstm" else 0)
+    assert state.template.shape == (3, 32)
+    out, new = model.step(clips.frames[:, 1], state)
+    for field in out:
+        assert field.shape == (3, 4)
+    assert torch.equal(out.window, state.window)
+    assert torch.equal(new.window, out.next_window)
+    clip = model(clips.frames, clips.boxes[:, 0])
+    assert clip.boxes.shape == clip.next_windows.shape == (3, 4, 4)
+    assert clip.grid_inputs == ()
+
+
+def test_one_frame_is_shared_by_all_objects():
+    model = _model()
+    clips = square_clips(1, 2)
+    boxes = torch.tensor([[5.0, 5, 15, 15], [20, 20, 30, 34]])
+    shared = model.init_state(clips.frames[0, 0], boxes)  # (C, H, W) frame
+    copied = model.init_state(clips.frames[0, 0].expand(2, -1, -1, -1), boxes)
+    for a, b in zip(shared, copied, strict=True):
+        torch.testing.assert_close(a, b)
+
+
+def test_batched_step_equals_objects_one_at_a_time():
+    model = _model(rnn_type="lstm")
+    clips = square_clips(3, 4, seed=1)
+    batched = model(clips.frames, clips.boxes[:, 0]).boxes
+    single = torch.cat(
+        [model(clips.frames[i : i + 1], clips.boxes[i : i + 1, 0]).boxes for i in range(3)]
+    )
+    torch.testing.assert_close(batched, single, rtol=1e-5, atol=1e-4)
+
+
+class _Constant(nn.Module):
+    def __init__(self, value: torch.Tensor) -> None:
+        super().__init__()
+        self.value = value
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.value.expand(x.shape[0], -1)
+
+
+def test_perfect_heads_at_the_true_window_reproduce_box_and_next_window():
+    model = _model()
+    clips = square_clips(1, 3, seed=2)
+    state = model.init_state(clips.frames[:, 0], clips.boxes[:, 0])
+    true_window = target_windows(clips.boxes[:, 1], model.config.context)
+    state = state._replace(window=true_window)
+    rel = boxes_in_windows(clips.boxes[:, 1], true_window)  # (1, 4)
+    model.track_head = _Constant(torch.atanh(rel))
+    deltas = window_deltas(true_window, target_windows(clips.boxes[:, 2], model.config.context))
+    model.loc_head = _Constant(deltas)
+    out, new = model.step(clips.frames[:, 1], state)
+    torch.testing.assert_close(out.box, clips.boxes[:, 1], rtol=0, atol=1e-4)
+    torch.testing.assert_close(
+        new.window, target_windows(clips.boxes[:, 2], 2.0), rtol=0, atol=1e-4
+    )
+
+
+def test_untrained_tracker_keeps_its_window_and_guesses_the_centred_box():
+    model = _model()
+    boxes = torch.tensor([[10.0, 10, 20, 20]])
+    frame = torch.rand(1, 1, 40, 40)
+    state = model.init_state(frame, boxes)
+    torch.testing.assert_close(state.window, torch.tensor([[5.0, 5, 25, 25]]))
+    out, new = model.step(frame, state)
+    torch.testing.assert_close(new.window, state.window, rtol=0, atol=0.05)
+    torch.testing.assert_close(out.box, boxes, rtol=0, atol=0.2)
+
+
+def test_target_windows_are_square_around_the_box():
+    w = target_windows(torch.tensor([[10.0, 0, 14, 10]]), 3.0)
+    torch.testing.assert_close(w, torch.tensor([[-3.0, -10, 27, 20]]))
+
+
+def test_draw_glimpse_matches_bilinear_glimpse_on_a_smooth_image():
+    ys, xs = torch.meshgrid(torch.arange(64.0) + 0.5, torch.arange(80.0) + 0.5, indexing="ij")
+    image = (torch.sin(xs / 9) + torch.cos(ys / 7))[None, None]  # (1, 1, 64, 80)
+    windows = torch.tensor([[20.0, 10, 52, 42]])
+    a = draw_glimpses(image, windows, (16, 16))
+    b = extract_glimpses(image, windows, (16, 16))
+    assert (a - b).abs().max() < 0.05
+
+
+def test_draw_glimpse_gradcheck_float64():
+    image = torch.rand(1, 1, 12, 14, dtype=torch.float64, requires_grad=True)
+    windows = torch.tensor([[2.0, 3, 10, 9]], dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(lambda i, w: draw_glimpses(i, w, (4, 5)), (image, windows))
+
+
+def test_probe_grid_exposes_window_gradients():
+    model = _model()
+    clips = square_clips(2, 4)
+    out = model(clips.frames, clips.boxes[:, 0], probe_grid=True)
+    out.boxes.sum().backward()
+    assert len(out.grid_inputs) == 3
+    assert all(w.grad is not None and math.isfinite(float(w.grad.norm())) for w in out.grid_inputs)
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"grid_generator": "bilinear"},
+        {"rnn_type": "rnn"},
+        {"context": 1.0},
+        {"glimpse_size": (4, 4)},
+        {"conv_channels": ()},
+    ],
+)
+def test_bad_config_raises(changes):
+    with pytest.raises(ValueError):
+        TrackerConfig(**changes)
+
+
+def test_bad_inputs_raise():
+    model = _model()
+    with pytest.raises(ValueError):
+        model.init_state(torch.rand(1, 3, 20, 20), torch.tensor([[1.0, 1, 5, 5]]))  # channels
+    with pytest.raises(ValueError):
+        model.init_state(torch.rand(1, 1, 20, 20), torch.tensor([[5.0, 1, 1, 5]]))  # x1 > x2
+    with pytest.raises(ValueError):
+        model(torch.rand(1, 1, 1, 20, 20), torch.tensor([[1.0, 1, 5, 5]]))  # T = 1

@@ -273,32 +273,70 @@ def demo(
         typer.echo(f"  video        {result.video}")
 
 
+DEVICE_HELP = "auto (CUDA if available), cpu, cuda or cuda:N; under torchrun each process's GPU."
+BATCH_HELP = "Global batch: under torchrun split evenly over the processes."
+LR_HELP = "Peak learning rate, for the global batch (scale it with the batch, not the processes)."
+
+
+def _join_processes(device: str, amp: bool):
+    """Resolve ``--device``, join torchrun's process group (if any); quiet logs off rank 0."""
+    from ratrack import distributed
+
+    dev = distributed.resolve_device(device)
+    distributed.autocast_dtype(dev, amp)  # --amp without CUDA fails here, before any work
+    distributed.init_from_env(dev)
+    if not distributed.is_main():
+        logging.getLogger("ratrack").setLevel(logging.ERROR)
+    return dev
+
+
+def _main_progress(desc: str):
+    """The progress bar and callback on rank 0; nothing on the other processes."""
+    from contextlib import nullcontext
+
+    from ratrack import distributed
+
+    return _progress_bar(desc) if distributed.is_main() else (nullcontext(), None)
+
+
 @app.command("pretrain")
 def pretrain(
     data: Annotated[str, typer.Option(help=f"Training data: {', '.join(TRAIN_DATA)}.")] = "bmnist",
     out: Annotated[Path, typer.Option(help="Output folder.")] = Path("runs/pretrain"),
     steps: Annotated[int, typer.Option(help="Optimizer steps.")] = 1500,
-    device: Annotated[str, typer.Option(help="torch device.")] = "cpu",
+    batch: Annotated[int, typer.Option(help=BATCH_HELP)] = 128,
+    lr: Annotated[float, typer.Option(help=LR_HELP)] = 1e-3,
+    device: Annotated[str, typer.Option(help=DEVICE_HELP)] = "auto",
+    amp: Annotated[bool, typer.Option(help="Mixed precision (CUDA only).")] = False,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
 ) -> None:
     """Pretrain the conv net to re-centre misaligned glimpses; print held-out window IoU."""
+    from ratrack import distributed
     from ratrack.pretrain.bmnist import pretrain_on_bmnist
     from ratrack.pretrain.misalignment import PretrainConfig
 
     if data not in TRAIN_DATA:
         raise RatrackError(f"--data must be one of {', '.join(TRAIN_DATA)}, got {data!r}")
-    if steps <= 0:
-        raise RatrackError(f"--steps must be positive, got {steps}")
-    bar, progress = _progress_bar("pretraining")
-    with bar:
-        path, scores = pretrain_on_bmnist(
-            PretrainConfig(steps=steps, seed=seed), out_dir=out, device=device, progress=progress
+    try:
+        config = PretrainConfig(steps=steps, batch_size=batch, lr=lr, seed=seed)
+    except ValueError as exc:
+        raise RatrackError(str(exc)) from None
+    dev = _join_processes(device, amp)
+    main = distributed.is_main()
+    try:
+        bar, progress = _main_progress("pretraining")
+        with bar:
+            path, scores = pretrain_on_bmnist(
+                config, out_dir=out, device=dev, progress=progress, amp=amp
+            )
+    finally:
+        distributed.cleanup()
+    if main:
+        typer.echo(f"checkpoint: {path}")
+        typer.echo(
+            f"held-out window IoU: {scores['iou_before']:.3f} -> {scores['iou_after']:.3f} "
+            f"after one correction ({scores['count']} glimpses)"
         )
-    typer.echo(f"checkpoint: {path}")
-    typer.echo(
-        f"held-out window IoU: {scores['iou_before']:.3f} -> {scores['iou_after']:.3f} "
-        f"after one correction ({scores['count']} glimpses)"
-    )
 
 
 @app.command("train")
@@ -308,8 +346,10 @@ def train(
         "runs/train"
     ),
     steps: Annotated[int, typer.Option(help="Optimizer steps.")] = 4000,
-    batch: Annotated[int, typer.Option(help="Clips per step.")] = 64,
-    device: Annotated[str, typer.Option(help="torch device.")] = "cpu",
+    batch: Annotated[int, typer.Option(help=f"Clips per step. {BATCH_HELP}")] = 64,
+    lr: Annotated[float, typer.Option(help=LR_HELP)] = 1e-3,
+    device: Annotated[str, typer.Option(help=DEVICE_HELP)] = "auto",
+    amp: Annotated[bool, typer.Option(help="Mixed precision (CUDA only).")] = False,
     init_from: Annotated[
         Path | None, typer.Option(help="Pretraining checkpoint whose conv net starts the tracker.")
     ] = None,
@@ -320,6 +360,7 @@ def train(
     """Train the tracker (curriculum over clip length; resumable; CSV log with gradient norms)."""
     import torch
 
+    from ratrack import distributed
     from ratrack.tracker.data import BouncingMnistSampler, PoolConfig
     from ratrack.tracker.model import RecurrentTracker, TrackerConfig
     from ratrack.tracker.train import TrainConfig, load_pretrained_conv, train_tracker
@@ -330,27 +371,43 @@ def train(
         config = TrainConfig(
             steps=steps,
             batch_size=batch,
+            lr=lr,
             curriculum=((0, 5), (steps // 8, 10), (steps // 4, 20), (steps // 2, 30)),
         )
     except ValueError as exc:
         raise RatrackError(str(exc)) from None
-    torch.manual_seed(seed)
-    model = RecurrentTracker(config=TrackerConfig())
-    if init_from is not None:
-        load_pretrained_conv(model, init_from)
-    sampler = BouncingMnistSampler.build(
-        PoolConfig(num_sequences=(pool, pool), seed=seed), batch_size=batch, device=device
-    )
-    bar, progress = _progress_bar("training")
-    with bar:
-        result = train_tracker(
-            model, sampler, config, out_dir=out, resume=resume, device=device, progress=progress
+    dev = _join_processes(device, amp)
+    main = distributed.is_main()
+    try:
+        distributed.shard_rows(batch)  # --batch must split evenly, checked before the pool
+        torch.manual_seed(seed)  # the same initial weights in every process
+        model = RecurrentTracker(config=TrackerConfig())
+        if init_from is not None:
+            load_pretrained_conv(model, init_from)
+        sampler = BouncingMnistSampler.build(
+            PoolConfig(num_sequences=(pool, pool), seed=seed), batch_size=batch, device=dev
         )
-    typer.echo(
-        f"trained to step {result.step} in {result.seconds:.1f} s; checkpoint {result.checkpoint}"
-    )
-    for name, value in result.losses.items():
-        typer.echo(f"  {name}: {value:.4f}")
+        bar, progress = _main_progress("training")
+        with bar:
+            result = train_tracker(
+                model,
+                sampler,
+                config,
+                out_dir=out,
+                resume=resume,
+                device=dev,
+                progress=progress,
+                amp=amp,
+            )
+    finally:
+        distributed.cleanup()
+    if main:
+        typer.echo(
+            f"trained to step {result.step} in {result.seconds:.1f} s; "
+            f"checkpoint {result.checkpoint}"
+        )
+        for name, value in result.losses.items():
+            typer.echo(f"  {name}: {value:.4f}")
 
 
 # --- end tracker commands ---

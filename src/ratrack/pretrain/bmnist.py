@@ -53,10 +53,13 @@ def pretrain_on_bmnist(
     progress: Callable[[int, int, float], None] | None = None,
     train_pool: BouncingMnistSampler | None = None,
     workers: int = 1,
+    amp: bool = False,
 ) -> tuple[Path, dict[str, float]]:
     """Pretrain a :class:`GlimpseCorrector`; returns its checkpoint and held-out scores.
 
     ``train_pool`` reuses an already generated training pool instead of building ``pool``.
+    Under torchrun every process builds the pools and trains on its share of each batch
+    (:func:`~ratrack.pretrain.misalignment.pretrain_conv`); every process returns the scores.
     """
     model_config = model_config or TrackerConfig()
     train = train_pool or BouncingMnistSampler.build(
@@ -78,6 +81,6 @@ def pretrain_on_bmnist(
     train_canvases = pool_canvases(train, canvases, seed=config.seed, context=model_config.context)
     held_canvases = pool_canvases(held, 2000, seed=config.seed + 1, context=model_config.context)
     path = pretrain_conv(
-        model, train_canvases, config, out_dir=out_dir, device=device, progress=progress
+        model, train_canvases, config, out_dir=out_dir, device=device, progress=progress, amp=amp
     )
     return path, evaluate_correction(model, held_canvases, config)

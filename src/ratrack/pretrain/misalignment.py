@@ -18,10 +18,16 @@ copies it into a tracker.
 
 Samples are fixed-size *canvases*: each (frame, box) pair is resampled once to an ``S x S`` crop
 around the box (:func:`make_canvases`), so frames of any size batch together.
+
+Under ``torchrun`` :func:`pretrain_conv` trains data-parallel like the tracker's training
+(:mod:`ratrack.distributed`): ``batch_size`` is the global batch, each process takes its equal
+contiguous share of every step's glimpses, the learning rate belongs to the global batch, and
+rank 0 alone writes the checkpoint and ``log.csv``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import dataclasses
 import logging
@@ -35,6 +41,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ratrack import distributed
 from ratrack.attention.stn import extract_glimpses
 from ratrack.boxes import (
     apply_window_deltas,
@@ -150,16 +157,24 @@ class GlimpseCorrector(nn.Module):
 
 
 def correction_batch(
-    canvases: Canvases, step: int, batch_size: int, config: PretrainConfig, context: float
+    canvases: Canvases,
+    step: int,
+    batch_size: int,
+    config: PretrainConfig,
+    context: float,
+    rows: slice = slice(None),
 ) -> tuple[Tensor, Tensor, Tensor, Tensor]:
-    """``(images, true windows, perturbed windows, targets)`` of a step (pure in ``step``)."""
+    """``(images, true windows, perturbed windows, targets)`` of a step (pure in ``step``).
+
+    The batch is drawn whole (on the CPU generator); ``rows`` selects the part returned.
+    """
     g = torch.Generator().manual_seed(config.seed * 1_000_003 + step)
     index = torch.randint(len(canvases.images), (batch_size,), generator=g).to(
         canvases.images.device
     )
     windows = target_windows(canvases.boxes[index], context)  # (B, 4)
     perturbed, targets = perturb_windows(windows, config.perturb, g)
-    return canvases.images[index], windows, perturbed, targets
+    return canvases.images[index[rows]], windows[rows], perturbed[rows], targets[rows]
 
 
 def pretrain_conv(
@@ -170,18 +185,32 @@ def pretrain_conv(
     out_dir: str | Path,
     device: str | torch.device = "cpu",
     progress: Callable[[int, int, float], None] | None = None,
+    amp: bool = False,
 ) -> Path:
-    """Train ``model`` to correct perturbed windows; writes ``pretrain.pt`` and ``log.csv``."""
+    """Train ``model`` to correct perturbed windows; writes ``pretrain.pt`` and ``log.csv``.
+
+    ``amp``: mixed precision (CUDA only). In a process group every process calls this with the
+    same arguments (see the module docstring); ``progress`` is called on rank 0 only.
+    """
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    device = torch.device(device)
+    main = distributed.is_main()
+    rows = distributed.shard_rows(config.batch_size)
+    half = distributed.autocast_dtype(device, amp)
+    if main:
+        out_dir.mkdir(parents=True, exist_ok=True)
     model.to(device).train()
+    ddp = distributed.wrap(model, device)
     canvases = Canvases(canvases.images.to(device), canvases.boxes.to(device))
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=0.0)
+    scaler = torch.amp.GradScaler(device.type, enabled=half == torch.float16)
     path = out_dir / "pretrain.pt"
     start = time.perf_counter()
-    with (out_dir / "log.csv").open("w", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow(["step", "loss", "seconds"])
+    with contextlib.ExitStack() as stack:
+        writer = None
+        if main:
+            writer = csv.writer(stack.enter_context((out_dir / "log.csv").open("w", newline="")))
+            writer.writerow(["step", "loss", "seconds"])
         for step in range(config.steps):
             progress_frac = step / config.steps
             lr = config.lr * (
@@ -190,23 +219,27 @@ def pretrain_conv(
             for group in optimizer.param_groups:
                 group["lr"] = lr
             images, _, perturbed, targets = correction_batch(
-                canvases, step, config.batch_size, config, model.config.context
+                canvases, step, config.batch_size, config, model.config.context, rows
             )
-            loss = F.smooth_l1_loss(model(images, perturbed), targets, beta=0.05)
+            with torch.autocast(device.type, dtype=half, enabled=half is not None):
+                deltas = ddp(images, perturbed)
+            loss = F.smooth_l1_loss(deltas.float(), targets, beta=0.05)  # mean over the rows
             optimizer.zero_grad(set_to_none=True)
-            if not torch.isfinite(loss):
+            if distributed.any_process(~torch.isfinite(loss), device):
                 log.warning("step %d: non-finite loss, skipped", step)
                 continue
-            loss.backward()
-            optimizer.step()
+            scaler.scale(loss).backward()
+            scaler.step(optimizer)  # skipped by the scaler on float16 overflow
+            scaler.update()
             if (step + 1) % config.log_every == 0:
-                writer.writerow(
-                    [step + 1, float(loss.detach()), round(time.perf_counter() - start, 2)]
-                )
-            if (step + 1) % config.checkpoint_every == 0 or step + 1 == config.steps:
+                mean_loss = float(distributed.mean_over_processes(loss.detach()))
+                if writer is not None:
+                    writer.writerow([step + 1, mean_loss, round(time.perf_counter() - start, 2)])
+            if main and ((step + 1) % config.checkpoint_every == 0 or step + 1 == config.steps):
                 save_pretrained(path, model, config, step + 1)
-            if progress is not None:
+            if progress is not None and main:
                 progress(step + 1, config.steps, float(loss.detach()))
+    distributed.barrier()  # the checkpoint exists when any process returns
     return path
 
 

@@ -112,6 +112,7 @@ class BouncingMnistSampler:
         if batch_size <= 0:
             raise ValueError(f"batch_size must be positive, got {batch_size}")
         self.frames, self.boxes, self.counts = frames, boxes, counts.to(frames.device)
+        self._counts_cpu = counts.cpu()  # the draws happen on the CPU, whatever the pool's device
         self.batch_size, self.seed, self.reverse = batch_size, seed, reverse
 
     @classmethod
@@ -136,6 +137,15 @@ class BouncingMnistSampler:
         )
 
     def __call__(self, step: int, length: int) -> Batch:
+        return self.sample_rows(step, length, slice(None))
+
+    def sample_rows(self, step: int, length: int, rows: slice) -> Batch:
+        """``rows`` of the batch of ``step``: ``sampler(step, length)[rows]``, building only them.
+
+        Every clip of the whole batch is drawn (a few random numbers each, on the CPU, so the
+        batch is the same on every device), then only ``rows`` are cut from the pool: each
+        data-parallel process builds just its shard.
+        """
         N, T = self.frames.shape[:2]
         if not 2 <= length <= T:
             raise ValueError(f"length must be in [2, {T}], got {length}")
@@ -143,12 +153,12 @@ class BouncingMnistSampler:
         B = self.batch_size
         index = torch.randint(N, (B,), generator=g)  # (B,)
         start = torch.randint(T - length + 1, (B,), generator=g)
-        target = (torch.rand(B, generator=g) * self.counts.cpu()[index]).long()  # digit to track
+        target = (torch.rand(B, generator=g) * self._counts_cpu[index]).long()  # digit to track
         flip = (torch.rand(B, generator=g) < 0.5) & self.reverse
         t = start[:, None] + torch.arange(length)  # (B, L)
         t = torch.where(flip[:, None], t.flip(1), t)
         dev = self.frames.device
-        index, t, target = index.to(dev), t.to(dev), target.to(dev)
-        frames = self.frames[index[:, None], t].float() / 255  # (B, L, C, H, W)
-        boxes = self.boxes[index[:, None], t, target[:, None]]  # (B, L, 4)
+        index, t, target = index[rows].to(dev), t[rows].to(dev), target[rows].to(dev)
+        frames = self.frames[index[:, None], t].float() / 255  # (b, L, C, H, W), b rows
+        boxes = self.boxes[index[:, None], t, target[:, None]]  # (b, L, 4)
         return Batch(frames, boxes)

@@ -8,10 +8,20 @@ run killed and resumed from its last checkpoint continues exactly where the chec
 Each logged step records the loss terms and the gradient norm of every component: the grid
 generator (the gradient reaching the sampling windows), the conv net, the RNN, the tracking head
 and the localization head, as in RATM's (Kahou et al. 2017) figure on pretraining.
+
+Data parallel (``torchrun``, see :mod:`ratrack.distributed`): ``batch_size`` is the *global*
+batch; each of the N processes trains on its contiguous ``batch_size / N`` rows of the step's
+batch and DDP averages the gradients, so the run equals the 1-process run with the same
+``batch_size`` and ``lr``. The learning rate belongs to the global batch: keep it when only the
+number of processes changes; when the global batch grows k-fold, scale ``lr`` by k (the linear
+scaling rule, Goyal et al. 2017) and keep the warm-up. Rank 0 alone writes checkpoints (of the
+unwrapped model, so they resume under any world size) and ``log.csv`` (loss terms and gradient
+norms of the whole global batch).
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import dataclasses
 import logging
@@ -25,11 +35,12 @@ from typing import NamedTuple, Protocol
 import torch
 from torch import Tensor
 
+from ratrack import distributed
 from ratrack.boxes import box_iou_elementwise
 from ratrack.checkpoints import config_from_dict, load_checkpoint, save_checkpoint
 from ratrack.errors import RatrackError
 from ratrack.tracker.losses import LossConfig, tracker_loss
-from ratrack.tracker.model import RecurrentTracker, TrackerConfig
+from ratrack.tracker.model import ClipOutput, RecurrentTracker, TrackerConfig
 
 log = logging.getLogger(__name__)
 
@@ -47,9 +58,24 @@ class Batch(NamedTuple):
 
 
 class Sampler(Protocol):
-    """Gives the batch of a step; must be a pure function of ``(step, length)``."""
+    """Gives the (global) batch of a step; must be a pure function of ``(step, length)``.
+
+    Under data parallelism each process trains on some ``rows`` of that batch. A sampler that
+    can build just those rows cheaply also has ``sample_rows(step, length, rows)`` returning
+    ``sampler(step, length)[rows]`` (:class:`~ratrack.tracker.data.BouncingMnistSampler` does);
+    from any other sampler the loop slices the whole batch.
+    """
 
     def __call__(self, step: int, length: int) -> Batch: ...
+
+
+def sample_shard(sampler: Sampler, step: int, length: int, rows: slice) -> Batch:
+    """``rows`` of the step's batch, through ``sampler.sample_rows`` where the sampler has it."""
+    sample_rows = getattr(sampler, "sample_rows", None)
+    if sample_rows is not None:
+        return sample_rows(step, length, rows)
+    batch = sampler(step, length)
+    return Batch(batch.frames[rows], batch.boxes[rows])
 
 
 @dataclass(frozen=True)
@@ -115,16 +141,27 @@ class TrainResult:
 
 
 Progress = Callable[[int, int, float], None]
-"""``progress(step, total, loss)``, called after every step."""
+"""``progress(step, total, loss)``, called after every step (on rank 0: the loss of its rows)."""
 
 
-def grad_norms(model: RecurrentTracker, grid_inputs: tuple[Tensor, ...]) -> dict[str, float]:
-    """L2 norm of the current gradient of each component (see the module docstring)."""
+def grad_norms(
+    model: RecurrentTracker, grid_inputs: tuple[Tensor, ...], *, grid_scale: float = 1.0
+) -> dict[str, float]:
+    """L2 norm of the current gradient of each component (see the module docstring).
+
+    Parameter gradients are the global batch's (DDP has averaged them). The windows' gradients
+    are local to each process's rows of a loss averaged over those rows only, i.e. ``world``
+    times (and, with a float16 loss scale, ``grid_scale`` times) the global loss's; their norm
+    is combined over the processes and divided back.
+    """
     norms: dict[str, float] = {}
     grads = [g.grad for g in grid_inputs if g.grad is not None]
-    norms["grid_generator"] = (
-        float(torch.linalg.vector_norm(torch.stack([g.norm() for g in grads]))) if grads else 0.0
-    )
+    if grid_inputs:
+        squares = sum((g.square().sum() for g in grads), grid_inputs[0].new_zeros(()))
+        squares = distributed.sum_over_processes(squares)
+        norms["grid_generator"] = float(squares.sqrt()) / (distributed.world() * grid_scale)
+    else:
+        norms["grid_generator"] = 0.0
     for name, params in model.components().items():
         parts = [p.grad.norm() for p in params if p.grad is not None]
         norms[name] = float(torch.linalg.vector_norm(torch.stack(parts))) if parts else 0.0
@@ -197,6 +234,16 @@ def _truncate_log(path: Path, step: int) -> None:
         csv.writer(f).writerows(kept)
 
 
+def _float_outputs(out: ClipOutput) -> ClipOutput:
+    """``out`` in float32 (under autocast the heads give half-precision tensors)."""
+    return out._replace(
+        boxes=out.boxes.float(),
+        boxes_in_window=out.boxes_in_window.float(),
+        windows=out.windows.float(),
+        next_windows=out.next_windows.float(),
+    )
+
+
 def train_tracker(
     model: RecurrentTracker,
     sampler: Sampler,
@@ -207,33 +254,48 @@ def train_tracker(
     device: str | torch.device = "cpu",
     progress: Progress | None = None,
     time_limit_s: float | None = None,
+    amp: bool = False,
 ) -> TrainResult:
     """Train ``model`` on batches from ``sampler``; checkpoints and ``log.csv`` in ``out_dir``.
 
     With ``resume`` and an ``out_dir/last.pt`` present, model weights, optimizer state and the
     step count are restored from it and training continues from the next step. With
     ``time_limit_s`` the call checkpoints and returns once that much wall time has passed
-    (``TrainResult.step`` then tells how far it got; calling again resumes).
+    (``TrainResult.step`` then tells how far it got; calling again resumes). ``amp`` trains
+    in mixed precision (CUDA only, see :func:`ratrack.distributed.autocast_dtype`).
+
+    Inside a process group (torchrun) every process calls this with the same arguments; see
+    the module docstring for how the batch is shared. ``progress`` is called on rank 0 only.
     """
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
     device = torch.device(device)
+    main = distributed.is_main()
+    rows = distributed.shard_rows(config.batch_size)
+    half = distributed.autocast_dtype(device, amp)
+    if main:
+        out_dir.mkdir(parents=True, exist_ok=True)
     model.to(device).train()
     optimizer = torch.optim.AdamW(
         model.parameters(), lr=config.lr, weight_decay=config.weight_decay
     )
+    scaler = torch.amp.GradScaler(device.type, enabled=half == torch.float16)
     last = out_dir / LAST_CHECKPOINT
+    log_path = out_dir / LOG_FILE
     step = 0
-    if resume and last.is_file():
-        payload = load_checkpoint(last, kind=CHECKPOINT_KIND, map_location=device)
+    payload = None
+    if resume and main and last.is_file():
+        payload = load_checkpoint(last, kind=CHECKPOINT_KIND)
+    payload = distributed.from_main(payload)  # every process resumes from rank 0's file
+    if payload is not None:
         model.load_state_dict(payload["model"])
         if payload["optimizer"] is not None:
             optimizer.load_state_dict(payload["optimizer"])
         step = payload["step"]
-        _truncate_log(out_dir / LOG_FILE, step)
+        if main:
+            _truncate_log(log_path, step)
         log.info("resumed from %s at step %d", last, step)
-    log_path = out_dir / LOG_FILE
-    new_log = not log_path.is_file() or log_path.stat().st_size == 0
+    # Clips of 2 frames leave the localization head out of the loss; DDP must then be told.
+    ddp = distributed.wrap(model, device, find_unused=min(n for _, n in config.curriculum) == 2)
     fields = [
         "step",
         "length",
@@ -251,35 +313,59 @@ def train_tracker(
     skipped = bad_run = 0
     losses: dict[str, float] = {}
     checkpoint = last
-    with log_path.open("a", newline="") as log_file:
-        writer = csv.DictWriter(log_file, fieldnames=fields)
-        if new_log:
-            writer.writeheader()
+
+    def save() -> Path:
+        if main:
+            save_tracker(
+                last, model, train_config=config, optimizer=optimizer, step=step, metrics=losses
+            )
+        return last
+
+    with contextlib.ExitStack() as stack:
+        writer = log_file = None
+        if main:
+            new_log = not log_path.is_file() or log_path.stat().st_size == 0
+            log_file = stack.enter_context(log_path.open("a", newline=""))
+            writer = csv.DictWriter(log_file, fieldnames=fields)
+            if new_log:
+                writer.writeheader()
         while step < config.steps:
             length = config.length_at(step)
             lr = config.lr_at(step)
             for group in optimizer.param_groups:
                 group["lr"] = lr
-            batch = sampler(step, length)
+            batch = sample_shard(sampler, step, length, rows)
+            if batch.frames.shape[0] != rows.stop - rows.start:
+                raise ValueError(
+                    f"the sampler gave {batch.frames.shape[0]} clips for rows {rows} of a "
+                    f"batch of {config.batch_size} (TrainConfig.batch_size)"
+                )
             frames = batch.frames.to(device, non_blocking=True)
             boxes = batch.boxes.to(device, non_blocking=True)
             record = (step + 1) % config.log_every == 0
-            out = model(frames, boxes[:, 0], probe_grid=record)
+            with torch.autocast(device.type, dtype=half, enabled=half is not None):
+                out = ddp(frames, boxes[:, 0], probe_grid=record)
+            out = _float_outputs(out)
             terms = tracker_loss(out, boxes, config=config.loss, context=model.config.context)
             total = terms["total"]
             optimizer.zero_grad(set_to_none=True)
-            if not torch.isfinite(total):
+            if distributed.any_process(~torch.isfinite(total), device):
                 skipped, bad_run = skipped + 1, bad_run + 1
                 log.warning("step %d: non-finite loss, skipped", step)
                 if bad_run >= config.max_bad_steps:
                     raise FloatingPointError(f"{bad_run} non-finite losses in a row at step {step}")
                 step += 1
                 continue
-            total.backward()
-            gnorms = grad_norms(model, out.grid_inputs) if record else {}  # before clipping
+            scaler.scale(total).backward()
+            scaler.unscale_(optimizer)  # a no-op without float16 loss scaling
+            gnorms = (
+                grad_norms(model, out.grid_inputs, grid_scale=scaler.get_scale()) if record else {}
+            )  # before clipping
             norm = torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
-            if not torch.isfinite(norm):
+            if not torch.isfinite(norm):  # the same on every process: gradients are averaged
                 skipped, bad_run = skipped + 1, bad_run + 1
+                if scaler.is_enabled():
+                    scaler.update()  # lower the loss scale
                 optimizer.zero_grad(set_to_none=True)
                 log.warning("step %d: non-finite gradient, skipped", step)
                 if bad_run >= config.max_bad_steps:
@@ -288,32 +374,38 @@ def train_tracker(
                     )
                 step += 1
                 continue
-            optimizer.step()
+            scaler.step(optimizer)
+            scaler.update()
             bad_run = 0
             step += 1
             if record:
                 with torch.no_grad():
-                    miou = float(box_iou_elementwise(out.boxes, boxes[:, 1:]).mean())
-                losses = {k: float(v.detach()) for k, v in terms.items()}
-                row = {"step": step, "length": length, "lr": lr, "mean_iou": miou}
-                row["seconds"] = round(time.perf_counter() - start, 2)
-                row.update({k: losses[k] for k in ("total", "box", "iou", "window", "inside")})
-                row.update({f"grad_{k}": v for k, v in gnorms.items()})
-                writer.writerow(row)
-                log_file.flush()
+                    miou = box_iou_elementwise(out.boxes, boxes[:, 1:]).mean()
+                    names = [*terms, "mean_iou"]
+                    values = torch.stack([*(v.detach() for v in terms.values()), miou])
+                    values = distributed.mean_over_processes(values).tolist()
+                named = dict(zip(names, values, strict=True))
+                miou = named.pop("mean_iou")
+                losses = named
+                if writer is not None and log_file is not None:
+                    row = {"step": step, "length": length, "lr": lr, "mean_iou": miou}
+                    row["seconds"] = round(time.perf_counter() - start, 2)
+                    row.update({k: losses[k] for k in ("total", "box", "iou", "window", "inside")})
+                    row.update({f"grad_{k}": v for k, v in gnorms.items()})
+                    writer.writerow(row)
+                    log_file.flush()
                 log.info("step %d len %d loss %.4f iou %.3f", step, length, losses["total"], miou)
             if step % config.checkpoint_every == 0 or step == config.steps:
-                checkpoint = save_tracker(
-                    last, model, train_config=config, optimizer=optimizer, step=step, metrics=losses
-                )
-            if progress is not None:
+                checkpoint = save()
+            if progress is not None and main:
                 progress(step, config.steps, float(total.detach()))
-            if time_limit_s is not None and time.perf_counter() - start > time_limit_s:
+            if time_limit_s is not None and distributed.any_process(
+                time.perf_counter() - start > time_limit_s, device
+            ):
                 log.warning("time limit reached at step %d of %d", step, config.steps)
-                checkpoint = save_tracker(
-                    last, model, train_config=config, optimizer=optimizer, step=step, metrics=losses
-                )
+                checkpoint = save()
                 break
+    distributed.barrier()  # the last checkpoint exists when any process returns
     return TrainResult(step, time.perf_counter() - start, losses, checkpoint, skipped)
 
 

@@ -31,8 +31,9 @@ def test_shapes_of_init_step_and_forward(grid, rnn):
     assert state.cell.shape == (3, 32 if rnn == "lstm" else 0)
     assert state.template.shape == (3, 32)
     out, new = model.step(clips.frames[:, 1], state)
-    for field in out:
+    for field in out[:-1]:
         assert field.shape == (3, 4)
+    assert out.log_prob.shape == (3,)
     assert torch.equal(out.window, state.window)
     assert torch.equal(new.window, out.next_window)
     clip = model(clips.frames, clips.boxes[:, 0])
@@ -149,3 +150,28 @@ def test_bad_inputs_raise():
         model.init_state(torch.rand(1, 1, 20, 20), torch.tensor([[5.0, 1, 1, 5]]))  # x1 > x2
     with pytest.raises(ValueError):
         model(torch.rand(1, 1, 1, 20, 20), torch.tensor([[1.0, 1, 5, 5]]))  # T = 1
+
+
+def test_gaussian_location_policy_explores_only_in_training():
+    from dataclasses import replace
+
+    from tracker_helpers import TINY, square_clips
+
+    clips = square_clips(4, 5)
+    torch.manual_seed(0)
+    explorer = RecurrentTracker(config=replace(TINY, location_std=0.1))
+    plain = RecurrentTracker(config=TINY)
+    plain.load_state_dict(explorer.state_dict())
+    explorer.eval(), plain.eval()
+    a = explorer(clips.frames, clips.boxes[:, 0])
+    b = plain(clips.frames, clips.boxes[:, 0])
+    assert torch.equal(a.boxes, b.boxes) and (a.log_probs == 0).all()  # the mean at evaluation
+    explorer.train()
+    c = explorer(clips.frames, clips.boxes[:, 0])
+    assert c.log_probs.shape == (4, 4) and (c.log_probs != 0).all()
+    # frame 1 is seen through the initial window; later windows are the policy's draws
+    assert torch.equal(c.windows[:, 0], b.windows[:, 0])
+    assert not torch.allclose(c.windows[:, 1:], c.next_windows[:, :-1])
+    c.log_probs.sum().backward()
+    assert explorer.loc_head[-1].weight.grad.abs().sum() > 0
+    assert all(p.grad is None for p in explorer.track_head.parameters())

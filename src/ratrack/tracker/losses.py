@@ -11,6 +11,12 @@ For predicted boxes ``b_t``, windows ``a_t`` and ground truth ``y_t`` (all xyxy 
   in window units: ``sum_edges relu(edge overshoot / window side)``; zero while the object is
   well inside the next glimpse.
 
+* ``reinforce`` (with the Gaussian location policy, ``ClipOutput.log_probs``): REINFORCE with
+  a baseline for the drawn windows (Williams 1992; RAM, Mnih et al. 2014, eq. 2): the window
+  drawn at step ``t`` earns the reward ``R_t = IoU(b_{t+1}, y_{t+1})`` of the box found through
+  it; the baseline is the batch's mean reward at that step, so the term is
+  ``-mean((R_t - mean_B R_t) log pi(a_{t+1} | s_t))``. Zero without a policy.
+
 ``total`` is the weighted sum, with weights from :class:`LossConfig`.
 """
 
@@ -34,12 +40,13 @@ class LossConfig:
     iou: float = 1.0  # -log IoU
     window: float = 1.0  # next-window regression onto the target window
     inside: float = 1.0  # object inside the next window
+    reinforce: float = 1.0  # REINFORCE of the drawn windows (only with location_std > 0)
     margin: float = 0.1  # fraction of the window side kept free on each edge for `inside`
     smooth_l1_beta: float = 0.05  # transition point of the smooth L1 terms
     eps: float = 1e-6  # IoU floor inside the log
 
     def __post_init__(self) -> None:
-        if min(self.box, self.iou, self.window, self.inside) < 0:
+        if min(self.box, self.iou, self.window, self.inside, self.reinforce) < 0:
             raise ValueError(f"loss weights must be non-negative, got {self}")
         if not 0 <= self.margin < 0.5 or self.smooth_l1_beta <= 0 or self.eps <= 0:
             raise ValueError(f"need 0 <= margin < 0.5, smooth_l1_beta > 0, eps > 0, got {self}")
@@ -70,6 +77,12 @@ def inside_loss(next_windows: Tensor, gt_next: Tensor, margin: float) -> Tensor:
     return (low.sum(-1) + high.sum(-1)).mean()
 
 
+def reinforce_loss(log_probs: Tensor, rewards: Tensor) -> Tensor:
+    """REINFORCE with the batch-mean baseline: ``log_probs`` and ``rewards`` ``(B, T)``."""
+    advantage = (rewards - rewards.mean(0, keepdim=True)).detach()  # (B, T)
+    return -(advantage * log_probs).mean()
+
+
 def tracker_loss(
     out: ClipOutput, gt: Tensor, *, config: LossConfig, context: float
 ) -> dict[str, Tensor]:
@@ -94,11 +107,16 @@ def tracker_loss(
     else:
         zero = out.boxes.new_zeros(())
         terms["window"], terms["inside"] = zero, zero
+    terms["reinforce"] = out.boxes.new_zeros(())
+    if out.log_probs is not None and target.shape[1] >= 2:
+        rewards = box_iou_elementwise(out.boxes[:, 1:], target[:, 1:])  # (B, T-2) R_t
+        terms["reinforce"] = reinforce_loss(out.log_probs[:, :-1], rewards)
     weights = {
         "box": config.box,
         "iou": config.iou,
         "window": config.window,
         "inside": config.inside,
+        "reinforce": config.reinforce,
     }
     terms["total"] = sum(weights[k] * terms[k] for k in weights)
     return terms

@@ -26,6 +26,11 @@ untrained tracker follows its own box estimate; the tracking head starts at the 
 window implies (``context`` times smaller than the window), so an untrained tracker keeps its
 window where it is and the first gradients refine a sensible guess.
 
+Exploration (``location_std > 0``, training only): the window the next frame is looked through
+is drawn from RAM's Gaussian location policy ``r_t' ~ N(r_t, sigma^2 I)`` (Mnih et al. 2014,
+sec. 3) and ``log pi(r_t' | s_t)`` is returned for REINFORCE (:mod:`ratrack.tracker.losses`);
+the supervised window terms still see the mean ``a_t+1``.
+
 Windows are square (side ``context * max(w, h)`` of the box) so the square glimpse samples both
 axes at the same resolution; :func:`target_windows` defines them.
 """
@@ -74,6 +79,10 @@ class TrackerConfig:
     detach_window: bool = True  # no gradient through the window chain between steps (stable)
     recenter: bool = True  # localization head moves the window re-centred on b_t (else a_t)
     box_from_features: bool = True  # tracking head also sees f_t directly (precise boxes)
+    # > 0: RAM's Gaussian location policy while training: the next window's deltas are drawn
+    # around the localization head's output with this std (window sides / log side), and
+    # REINFORCE (LossConfig.reinforce) rewards the draws; evaluation always takes the mean.
+    location_std: float = 0.0
 
     def __post_init__(self) -> None:
         if self.in_channels <= 0 or self.feature_size <= 0 or self.hidden_size <= 0:
@@ -95,6 +104,8 @@ class TrackerConfig:
             raise ValueError(f"context must be > 1 (the window holds the box), got {self.context}")
         if self.pixel_std <= 0 or self.max_delta_log_scale <= 0 or self.min_window <= 0:
             raise ValueError("pixel_std, max_delta_log_scale and min_window must be positive")
+        if self.location_std < 0:
+            raise ValueError(f"location_std must be >= 0, got {self.location_std}")
 
 
 class TrackerState(NamedTuple):
@@ -113,8 +124,9 @@ class StepOutput(NamedTuple):
     box: Tensor  # (B, 4) xyxy box b_t in pixels
     box_in_window: Tensor  # (B, 4) b_t^a, the box in the window's normalized coordinates
     window: Tensor  # (B, 4) xyxy window a_t the glimpse was cut at
-    next_window: Tensor  # (B, 4) xyxy window a_{t+1} for the next frame
+    next_window: Tensor  # (B, 4) xyxy window a_{t+1} the localization head chose (its mean)
     deltas: Tensor  # (B, 4) d_t = window_deltas(window, next_window)
+    log_prob: Tensor  # (B,) log-density of the drawn next window (zeros: no policy draw)
 
 
 class ClipOutput(NamedTuple):
@@ -125,6 +137,7 @@ class ClipOutput(NamedTuple):
     windows: Tensor
     next_windows: Tensor
     grid_inputs: tuple[Tensor, ...]  # with probe_grid: the (B, 4) leaf window of each sampling
+    log_probs: Tensor | None = None  # (B, T-1) policy log-densities (location_std > 0, training)
 
 
 def target_windows(boxes: Tensor, context: float, min_size: float = 1.0) -> Tensor:
@@ -255,6 +268,11 @@ class RecurrentTracker(nn.Module):
             torch.stack((cx, cy, w.clamp(min=m), h.clamp(min=m)), -1), "cxcywh", "xyxy"
         )
 
+    def _residual(self, raw: Tensor) -> Tensor:
+        """Localization head output ``(B, 4)`` -> deltas with the log-scales squashed."""
+        m = self.config.max_delta_log_scale
+        return torch.cat((raw[:, :2], m * torch.tanh(raw[:, 2:] / m)), 1)
+
     # -- recurrence --------------------------------------------------------------------------
     def init_state(self, frames: Tensor, boxes: Tensor) -> TrackerState:
         """Start tracking xyxy ``boxes`` ``(B, 4)`` in ``frames`` (``(B, C, H, W)`` or one frame).
@@ -299,17 +317,25 @@ class RecurrentTracker(nn.Module):
         head_in = torch.cat((hidden, features), 1) if c.box_from_features else hidden
         rel = torch.tanh(self.track_head(head_in))  # (B, 4)
         box = boxes_from_windows(rel, window)
-        raw = self.loc_head(torch.cat((hidden, rel), 1))  # (B, 4)
-        scale = c.max_delta_log_scale * torch.tanh(raw[:, 2:] / c.max_delta_log_scale)
-        residual = torch.cat((raw[:, :2], scale), 1)
+        residual = self._residual(self.loc_head(torch.cat((hidden, rel), 1)))  # (B, 4)
         anchor = window
         if c.recenter:
             anchor = self._clamp_window(target_windows(box.detach(), c.context))
         next_window = self._clamp_window(apply_window_deltas(anchor, residual))
         deltas = window_deltas(window, next_window)  # d_t relative to the current window
         carried_window = next_window.detach() if c.detach_window else next_window
+        log_prob = residual.new_zeros(B)
+        if c.location_std > 0 and self.training:
+            # RAM's location policy: l ~ N(mu, sigma^2 I), log pi(l | s) for REINFORCE. As in
+            # RAM, the policy gradient trains the localization head alone: its mean is
+            # recomputed from detached inputs, so the noisy term never reaches the RNN.
+            mu = self._residual(self.loc_head(torch.cat((hidden, rel), 1).detach()))  # (B, 4)
+            drawn = (residual + c.location_std * torch.randn_like(residual)).detach()
+            policy = torch.distributions.Normal(mu, c.location_std)
+            log_prob = policy.log_prob(drawn).sum(-1)  # (B,)
+            carried_window = self._clamp_window(apply_window_deltas(anchor, drawn)).detach()
         carried_box = box.detach() if c.detach_window else box
-        out = StepOutput(box, rel, window, next_window, deltas)
+        out = StepOutput(box, rel, window, next_window, deltas, log_prob)
         return out, TrackerState(hidden, cell, carried_window, carried_box, state.template)
 
     def forward(
@@ -337,6 +363,7 @@ class RecurrentTracker(nn.Module):
             windows=torch.stack([o.window for o in outs], 1),
             next_windows=torch.stack([o.next_window for o in outs], 1),
             grid_inputs=tuple(probes),
+            log_probs=torch.stack([o.log_prob for o in outs], 1),  # (B, T-1)
         )
 
     def components(self) -> dict[str, list[nn.Parameter]]:

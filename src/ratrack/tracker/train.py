@@ -306,6 +306,7 @@ def train_tracker(
         "iou",
         "window",
         "inside",
+        "reinforce",
         "mean_iou",
     ]
     fields += [f"grad_{name}" for name in GRAD_COMPONENTS]
@@ -390,7 +391,12 @@ def train_tracker(
                 if writer is not None and log_file is not None:
                     row = {"step": step, "length": length, "lr": lr, "mean_iou": miou}
                     row["seconds"] = round(time.perf_counter() - start, 2)
-                    row.update({k: losses[k] for k in ("total", "box", "iou", "window", "inside")})
+                    row.update(
+                        {
+                            k: losses[k]
+                            for k in ("total", "box", "iou", "window", "inside", "reinforce")
+                        }
+                    )
                     row.update({f"grad_{k}": v for k, v in gnorms.items()})
                     writer.writerow(row)
                     log_file.flush()

@@ -98,7 +98,13 @@ class Tracker:
                     f"numpy frames must be uint8 (H, W, 3) RGB or (H, W) gray, got {frame.dtype} "
                     f"{frame.shape}"
                 )
-            x = torch.from_numpy(np.ascontiguousarray(frame)).to(self.device, torch.float32) / 255
+            u8 = torch.from_numpy(np.ascontiguousarray(frame)).to(self.device)  # uint8 moves
+            if u8.dim() == 3 and self.model.config.in_channels == 1:
+                # RGB -> luminance in one pass over the frame (the general path below makes
+                # three: scale, weight, sum over a strided channel axis)
+                luma = torch.tensor(_LUMA, device=u8.device) / 255
+                return (u8.to(torch.float32) @ luma)[None, None]  # (1, 1, H, W)
+            x = u8.to(torch.float32) / 255
             x = x[None] if x.dim() == 2 else x.permute(2, 0, 1)  # (C, H, W)
         elif isinstance(frame, Tensor):
             if frame.dim() != 3 or frame.shape[0] not in (1, 3) or not frame.is_floating_point():
@@ -165,6 +171,31 @@ class Tracker:
         if self._state is not None:
             index = torch.tensor(keep, dtype=torch.long, device=self.device)
             self._state = _select_state(self._state, index) if keep else None
+
+    @torch.inference_mode()
+    def correct(self, frame: np.ndarray | Tensor, ids, boxes, fmt: str | None = None) -> None:
+        """Move the objects ``ids`` to ``boxes`` (``(N, 4)`` in ``fmt``) in the current ``frame``.
+
+        Each object is restarted at its box as :meth:`add` would start it (new first-frame
+        template and memory from this frame) but keeps its id and its row in :meth:`update`'s
+        output. This is how a detection corrects a track that drifted. Unknown ids raise
+        ``KeyError``.
+        """
+        ids = [int(i) for i in np.atleast_1d(ids)]
+        unknown = set(ids) - set(self._ids)
+        if unknown:
+            raise KeyError(f"no live objects with ids {sorted(unknown)}")
+        if not ids or self._state is None:
+            return
+        xyxy = self._boxes_xyxy(boxes, fmt or self.fmt)
+        if xyxy.shape[0] != len(ids):
+            raise ValueError(f"{len(ids)} ids but {xyxy.shape[0]} boxes")
+        fresh = self.model.init_state(self.frame_tensor(frame), xyxy)
+        rows = torch.tensor([self._ids.index(i) for i in ids], device=self.device)
+        self._state = TrackerState(
+            *(old.index_copy(0, rows, new) for old, new in zip(self._state, fresh, strict=True))
+        )
+        self._windows[rows.cpu()] = fresh.window.cpu()
 
     @torch.inference_mode()
     def update(self, frame: np.ndarray | Tensor) -> np.ndarray:

@@ -162,7 +162,9 @@ def _write_json(path: Path | None, data: dict) -> None:
     if path is None:
         return
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(data, indent=2) + "\n")
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(data, indent=2) + "\n")
+    tmp.replace(path)  # atomic: a reader never sees half a file
     typer.echo(f"json: {path}")
 
 
@@ -221,6 +223,9 @@ def eval_mot(
     iou: Annotated[float, typer.Option(help="IoU threshold of CLEAR MOT and IDF1.")] = 0.5,
     per_sequence: Annotated[bool, typer.Option(help="Print a row per sequence.")] = True,
     json_out: Annotated[Path | None, typer.Option("--json", help="Write scores as JSON.")] = None,
+    workers: Annotated[
+        int, typer.Option(help="Processes scoring sequences in parallel (same scores as 1).")
+    ] = 1,
 ) -> None:
     """CLEAR MOT, IDF1 (motmetrics) and HOTA (trackeval), per class and combined."""
     from ratrack.eval.mot_files import MOT_FORMATS, evaluate_files, format_mot_table
@@ -229,9 +234,56 @@ def eval_mot(
         raise RatrackError(f"--format must be one of {', '.join(MOT_FORMATS)}, got {fmt!r}")
     if not 0.0 < iou <= 1.0:
         raise RatrackError(f"--iou must be in (0, 1], got {iou}")
-    report = evaluate_files(gt, pred, fmt, iou)
+    if workers < 1:
+        raise RatrackError(f"--workers must be >= 1, got {workers}")
+    report = evaluate_files(gt, pred, fmt, iou, workers=workers)
     typer.echo(format_mot_table(report, per_sequence=per_sequence))
     _write_json(json_out, report)
+
+
+bench_app = typer.Typer(help="Benchmarks: tracker speed.", no_args_is_help=True)
+app.add_typer(bench_app, name="bench")
+
+
+@bench_app.command("speed")
+def bench_speed(
+    frames: Annotated[int, typer.Option(help="Frames per run (the first initializes).")] = 20,
+    batch_sizes: Annotated[str, typer.Option(help="Objects tracked together.")] = "1,8,32,128",
+    sizes: Annotated[str, typer.Option(help="Frame sizes, HxW.")] = "188x621,375x1242,750x2484",
+    peer: Annotated[str, typer.Option(help="OpenCV peer (csrt, kcf, ...) or none.")] = "csrt",
+    peer_objects: Annotated[int, typer.Option(help="Peer instances, one object each.")] = 8,
+    weights: Annotated[str, typer.Option(help="Shipped weights name or checkpoint.")] = "bmnist",
+    device: Annotated[str, typer.Option(help="torch device of the tracker.")] = "cpu",
+    threads: Annotated[int, typer.Option(help="torch and OpenCV threads (0: theirs).")] = 1,
+    statistic: Annotated[str, typer.Option(help="Over frames: median or min.")] = "median",
+    frames_dir: Annotated[
+        Path | None, typer.Option(help="Folder of frames (default: KITTI raw in RATRACK_DATA).")
+    ] = None,
+    json_out: Annotated[Path | None, typer.Option("--json", help="Write results as JSON.")] = None,
+) -> None:
+    """Object-frames/s against frame size and batch size, beside a peer; prints the ratios."""
+    from tqdm import tqdm
+
+    from ratrack.eval import benchmark as bench
+
+    try:
+        config = bench.SpeedConfig(
+            weights=weights,
+            frames=frames,
+            batch_sizes=bench.parse_batch_sizes(batch_sizes),
+            sizes=bench.parse_sizes(sizes),
+            peer=None if peer.lower() == "none" else peer.lower(),
+            peer_objects=peer_objects,
+            device=device,
+            threads=threads,
+            statistic=statistic,
+        )
+    except ValueError as exc:
+        raise RatrackError(str(exc)) from None
+    with tqdm(total=frames, desc="bench", unit="frame") as bar:
+        report = bench.run_speed_benchmark(config, frames_dir, lambda n, total: bar.update(1))
+    typer.echo(report.table())
+    _write_json(json_out, report.to_json())
 
 
 # --- end eval commands ---

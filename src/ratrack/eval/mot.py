@@ -362,10 +362,20 @@ def evaluate_frames(
     class. With more than one class, each level also has ``"all"``, pooling the classes (counts
     summed, as trackeval's detection-averaged class combination).
     """
-    partials = {
-        seq: {cls: score_partial(f, iou_threshold) for cls, f in by_cls.items()}
-        for seq, by_cls in frames.items()
-    }
+    return summarize_partials(
+        {
+            seq: {cls: score_partial(f, iou_threshold) for cls, f in by_cls.items()}
+            for seq, by_cls in frames.items()
+        }
+    )
+
+
+def summarize_partials(partials: Mapping[str, Mapping[str, MotPartial]]) -> dict:
+    """:func:`evaluate_frames`' report from sequences already scored by :func:`score_partial`.
+
+    The partials may come from other processes (``ratrack eval mot --workers``): the report
+    depends only on them and on the order of ``partials``, so it equals the serial one.
+    """
     classes = list(dict.fromkeys(cls for by_cls in partials.values() for cls in by_cls))
     sequences = {}
     for seq, by_cls in partials.items():

@@ -5,6 +5,8 @@ matched by name). KITTI folders hold ``SSSS.txt`` label files (a KITTI ``trainin
 ``label_02`` folder works for the ground truth). MOTChallenge ground truth is a folder of
 sequences with ``SEQ/gt/gt.txt`` (or of ``SEQ.txt`` files), predictions a folder of ``SEQ.txt``.
 
+Many sequences can be scored in a process pool (``workers``), with the same report as serial.
+
 Bad input raises :class:`~ratrack.errors.DataError` naming the file: a missing or empty file, a
 prediction file missing for a sequence, boxes that are NaN or infinite, or predictions in frames
 past the ground truth's last frame (files of different lengths).
@@ -12,11 +14,17 @@ past the ground truth's last frame (files of different lengths).
 
 from __future__ import annotations
 
+import logging
+import multiprocessing
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
 import numpy as np
 
-from ratrack.errors import DataError
+from ratrack.errors import DataError, RatrackError
+
+log = logging.getLogger(__name__)
 
 MOT_FORMATS = ("kitti", "mot")
 
@@ -89,7 +97,47 @@ def _check_lengths(pred_path: Path, pred_frame: np.ndarray, gt_path: Path, last:
         )
 
 
-def evaluate_files(gt: str | Path, pred: str | Path, fmt: str, iou_threshold: float = 0.5) -> dict:
+def score_sequence(gt_path: Path, pred_path: Path, fmt: str, iou_threshold: float = 0.5) -> dict:
+    """Read, check and score one sequence: ``{class: MotPartial}`` (see :func:`evaluate_files`).
+
+    A module-level function of picklable arguments, so a process pool can run it.
+    """
+    from ratrack.eval.mot import score_partial
+
+    if fmt == "kitti":
+        from ratrack.datasets.kitti import read_kitti_labels
+        from ratrack.eval.kitti import KittiRules, kitti_frames
+
+        rules = KittiRules()
+        g, p = read_kitti_labels(gt_path), read_kitti_labels(pred_path)
+        _check(gt_path, g, "ground-truth")
+        _check(pred_path, p, "prediction")
+        last = int(np.max(g.frame))
+        _check_lengths(pred_path, np.asarray(p.frame), gt_path, last)
+        frames = {c: kitti_frames(g, p, c, last + 1, rules) for c in rules.classes}
+    else:
+        from ratrack.datasets.mot import read_mot_file
+        from ratrack.eval.motchallenge import motchallenge_frames
+
+        gt_rec, pred_rec = read_mot_file(gt_path), read_mot_file(pred_path)
+        _check(gt_path, gt_rec, "ground-truth")
+        _check(pred_path, pred_rec, "prediction")
+        last = int(np.max(gt_rec.frame))
+        _check_lengths(pred_path, pred_rec.frame, gt_path, last)
+        frames = {"pedestrian": motchallenge_frames(gt_rec, pred_rec, last)}
+    return {cls: score_partial(f, iou_threshold) for cls, f in frames.items()}
+
+
+def _one_thread() -> None:
+    """Pool initializer: one torch thread per worker process (the workers share the cores)."""
+    import torch
+
+    torch.set_num_threads(1)
+
+
+def evaluate_files(
+    gt: str | Path, pred: str | Path, fmt: str, iou_threshold: float = 0.5, workers: int = 1
+) -> dict:
     """Evaluate predicted tracks against ground truth, per sequence, class, and pooled.
 
     ``fmt`` ``"kitti"`` applies KITTI's rules (:mod:`ratrack.eval.kitti`, classes ``car`` and
@@ -97,35 +145,37 @@ def evaluate_files(gt: str | Path, pred: str | Path, fmt: str, iou_threshold: fl
     (:mod:`ratrack.eval.motchallenge`, class ``pedestrian``). A sequence's frames run to the
     ground truth's last frame. Returns ``{"format", "sequences": {seq: {cls: scores}},
     "combined": {cls: scores}}`` with the flat scores of :func:`ratrack.eval.mot.score_frames`.
+
+    ``workers > 1`` scores the sequences in that many processes (``spawn``; at most one per
+    sequence). Each sequence is scored by the same code either way and the results are pooled in
+    the same order in this process, so the report is identical to the serial one.
     """
-    from ratrack.eval.mot import evaluate_frames
+    from ratrack.eval.mot import summarize_partials
 
+    if workers < 1:
+        raise ValueError(f"workers must be >= 1, got {workers}")
     pairs = pair_files(gt, pred, fmt)
-    frames = {}
-    if fmt == "kitti":
-        from ratrack.datasets.kitti import read_kitti_labels
-        from ratrack.eval.kitti import KittiRules, kitti_frames
-
-        rules = KittiRules()
-        for seq, (gt_path, pred_path) in pairs.items():
-            g, p = read_kitti_labels(gt_path), read_kitti_labels(pred_path)
-            _check(gt_path, g, "ground-truth")
-            _check(pred_path, p, "prediction")
-            last = int(np.max(g.frame))
-            _check_lengths(pred_path, np.asarray(p.frame), gt_path, last)
-            frames[seq] = {c: kitti_frames(g, p, c, last + 1, rules) for c in rules.classes}
+    gt_paths = [g for g, _ in pairs.values()]
+    pred_paths = [p for _, p in pairs.values()]
+    n = len(pairs)
+    workers = min(workers, n)
+    if workers == 1:
+        scored = list(map(score_sequence, gt_paths, pred_paths, [fmt] * n, [iou_threshold] * n))
     else:
-        from ratrack.datasets.mot import read_mot_file
-        from ratrack.eval.motchallenge import motchallenge_frames
-
-        for seq, (gt_path, pred_path) in pairs.items():
-            gt_rec, pred_rec = read_mot_file(gt_path), read_mot_file(pred_path)
-            _check(gt_path, gt_rec, "ground-truth")
-            _check(pred_path, pred_rec, "prediction")
-            last = int(np.max(gt_rec.frame))
-            _check_lengths(pred_path, pred_rec.frame, gt_path, last)
-            frames[seq] = {"pedestrian": motchallenge_frames(gt_rec, pred_rec, last)}
-    return {"format": fmt, **evaluate_frames(frames, iou_threshold)}
+        log.info("scoring %d sequences in %d processes", n, workers)
+        context = multiprocessing.get_context("spawn")
+        try:
+            with ProcessPoolExecutor(
+                max_workers=workers, mp_context=context, initializer=_one_thread
+            ) as pool:
+                scored = list(
+                    pool.map(score_sequence, gt_paths, pred_paths, [fmt] * n, [iou_threshold] * n)
+                )
+        except BrokenProcessPool as exc:
+            raise RatrackError(
+                f"--workers {workers}: a worker process ended abruptly ({exc}); try --workers 1"
+            ) from None
+    return {"format": fmt, **summarize_partials(dict(zip(pairs, scored, strict=True)))}
 
 
 def format_mot_table(report: dict, per_sequence: bool = True) -> str:

@@ -88,3 +88,28 @@ def test_bad_inputs_raise():
         tracker.remove([7])
     with pytest.raises(RatrackError):
         Tracker.from_pretrained("imagenet")  # neither a shipped name nor a file
+
+
+def test_update_reads_only_the_glimpse_region_with_full_frame_results():
+    from ratrack.tracker.online import glimpse_region
+
+    torch.manual_seed(0)
+    model = RecurrentTracker(config=TINY)
+    rng = np.random.default_rng(0)
+    frames = [rng.integers(0, 255, (120, 200), dtype=np.uint8) for _ in range(4)]
+    # one object near the top-left corner (its window leaves the frame), one in the middle
+    boxes = np.array([[2.0, 3.0, 14.0, 13.0], [90.0, 50.0, 104.0, 66.0]])
+    cropped = Tracker(model=model)
+    cropped.init(frames[0], boxes, fmt="xyxy")
+    reference = Tracker(model=model)
+    reference.init(frames[0], boxes, fmt="xyxy")
+    region = glimpse_region(cropped._state.window, 120, 200)
+    assert region is not None and region[:2] == (0, 0) and region[2] < 200 and region[3] < 120
+    for frame in frames[1:]:
+        out = cropped.update(frame)
+        # the reference takes the whole frame as a tensor: no crop
+        ref = reference.update(torch.from_numpy(frame)[None].float() / 255)
+        np.testing.assert_allclose(out, ref, atol=1e-3)
+        np.testing.assert_allclose(cropped.windows, reference.windows, atol=1e-3)
+    assert glimpse_region(torch.tensor([[-50.0, -50.0, -10.0, -10.0]]), 120, 200) is None
+    assert glimpse_region(torch.tensor([[-5.0, -5.0, 300.0, 200.0]]), 120, 200) is None

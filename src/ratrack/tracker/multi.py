@@ -226,9 +226,10 @@ class MultiTracker:
         """Advance every object into ``frame``, apply ``detections``, begin ``starts``."""
         cfg = self.config
         height, width = _frame_size(frame)
-        frame = self.tracker.frame_tensor(frame)[0]  # (C, H, W): converted once for all calls
         tids = np.asarray(self.tracker.ids, np.int64)  # (K,)
         boxes = self.tracker.update(frame).astype(np.float64)  # (K, 4) xyxy
+        if detections is not None or starts is not None:
+            frame = self.tracker.frame_tensor(frame)[0]  # (C, H, W): once for correct and add
         windows = self.tracker.windows.astype(np.float64)  # (K, 4)
         K = len(tids)
         matched = np.zeros(K, bool)

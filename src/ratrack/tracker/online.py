@@ -12,6 +12,7 @@ luminance; a model trained on RGB sees gray input repeated over three channels.
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +27,7 @@ from ratrack.tracker.train import load_tracker
 WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
 PRETRAINED = ("bmnist", "natural")
 _LUMA = (0.299, 0.587, 0.114)
+_REGION_MARGIN = 2  # pixels around the windows that bilinear sampling may read
 
 
 def pretrained_path(name: str) -> Path:
@@ -40,6 +42,25 @@ def pretrained_path(name: str) -> Path:
 
 def _concat_states(a: TrackerState, b: TrackerState) -> TrackerState:
     return TrackerState(*(torch.cat((x, y), 0) for x, y in zip(a, b, strict=True)))
+
+
+def glimpse_region(windows: Tensor, height: int, width: int) -> tuple[int, int, int, int] | None:
+    """``(x0, y0, x1, y1)``: the pixels of a ``height x width`` frame that glimpses at xyxy
+    ``windows`` ``(N, 4)`` read (their union widened by the bilinear footprint, clipped to the
+    frame), or None when that is the whole frame or nothing of it."""
+    w = windows.detach().cpu()  # (N, 4)
+    x0 = max(0, math.floor(float(w[:, 0].min())) - _REGION_MARGIN)
+    y0 = max(0, math.floor(float(w[:, 1].min())) - _REGION_MARGIN)
+    x1 = min(width, math.ceil(float(w[:, 2].max())) + _REGION_MARGIN)
+    y1 = min(height, math.ceil(float(w[:, 3].max())) + _REGION_MARGIN)
+    if x1 <= x0 or y1 <= y0 or (x1 - x0, y1 - y0) == (width, height):
+        return None
+    return x0, y0, x1, y1
+
+
+def _shift_state(state: TrackerState, shift: Tensor) -> TrackerState:
+    """``state`` with its windows and boxes moved by ``shift`` ``(4,)`` xyxy pixels."""
+    return state._replace(window=state.window + shift, box=state.box + shift)
 
 
 def _select_state(state: TrackerState, keep: Tensor) -> TrackerState:
@@ -199,9 +220,29 @@ class Tracker:
 
     @torch.inference_mode()
     def update(self, frame: np.ndarray | Tensor) -> np.ndarray:
-        """Track every live object into ``frame``: ``(N, 4)`` float boxes in the init format."""
+        """Track every live object into ``frame``: ``(N, 4)`` float boxes in the init format.
+
+        With the STN grid generator only the part of a numpy frame that the glimpses read is
+        converted to a tensor (the model sees that crop, its windows shifted to match), so the
+        cost of an update does not grow with the frame; the result is the full frame's up to
+        float rounding.
+        """
         if self._state is None:
             return np.zeros((0, 4), dtype=np.float32)
-        out, self._state = self.model.step(self.frame_tensor(frame), self._state)
+        state, shift = self._state, None
+        if isinstance(frame, np.ndarray) and self.model.config.grid_generator == "stn":
+            region = glimpse_region(state.window, frame.shape[0], frame.shape[1])
+            if region is not None:
+                x0, y0, x1, y1 = region
+                frame = frame[y0:y1, x0:x1]
+                shift = state.window.new_tensor([x0, y0, x0, y0])  # (4,) crop -> frame pixels
+                state = _shift_state(state, -shift)
+        out, state = self.model.step(self.frame_tensor(frame), state)
+        if shift is not None:
+            out = out._replace(
+                box=out.box + shift, window=out.window + shift, next_window=out.next_window + shift
+            )
+            state = _shift_state(state, shift)
+        self._state = state
         self._windows = out.window.cpu()
         return convert_boxes(out.box, "xyxy", self.fmt).cpu().numpy()

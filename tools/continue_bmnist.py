@@ -22,7 +22,7 @@ import torch
 
 from ratrack.checkpoints import config_from_dict, load_checkpoint
 from ratrack.tracker.bmnist import evaluate_bmnist, evaluation_clips
-from ratrack.tracker.data import BouncingMnistSampler, PoolConfig
+from ratrack.tracker.data import PoolConfig, PoolSampler
 from ratrack.tracker.losses import LossConfig
 from ratrack.tracker.model import RecurrentTracker, TrackerConfig
 from ratrack.tracker.train import TrainConfig, save_tracker, train_tracker
@@ -48,7 +48,7 @@ def main() -> None:
     stored["loss"] = LossConfig(**stored["loss"])
     stored["curriculum"] = tuple(tuple(x) for x in stored["curriculum"])
     config = dataclasses.replace(TrainConfig(**stored), steps=args.steps, schedule_steps=None)
-    sampler = BouncingMnistSampler.build(
+    sampler = PoolSampler.build(
         PoolConfig(num_sequences=tuple(args.pool), split="train", seed=args.seed),
         batch_size=config.batch_size,
     )

@@ -22,7 +22,7 @@ from pathlib import Path
 import torch
 
 from ratrack.tracker.bmnist import evaluate_bmnist, evaluation_clips
-from ratrack.tracker.data import BouncingMnistSampler, PoolConfig
+from ratrack.tracker.data import PoolConfig, PoolSampler
 from ratrack.tracker.losses import LossConfig
 from ratrack.tracker.model import RecurrentTracker
 from ratrack.tracker.online import pretrained_path
@@ -48,7 +48,7 @@ def main() -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     start_path = args.checkpoint or pretrained_path("bmnist")
-    sampler = BouncingMnistSampler.build(
+    sampler = PoolSampler.build(
         PoolConfig(num_sequences=(0, args.pool), split="train", seed=args.seed + 5000),
         batch_size=args.batch,
     )

@@ -31,7 +31,7 @@ from plot_grad_norms import plot_grad_norms, summarize
 from ratrack.pretrain.bmnist import pretrain_on_bmnist
 from ratrack.pretrain.misalignment import PretrainConfig
 from ratrack.tracker.bmnist import evaluate_bmnist, evaluation_clips
-from ratrack.tracker.data import BouncingMnistSampler, PoolConfig
+from ratrack.tracker.data import PoolConfig, PoolSampler
 from ratrack.tracker.model import RecurrentTracker, TrackerConfig
 from ratrack.tracker.train import (
     TrainConfig,
@@ -82,7 +82,7 @@ def main() -> None:
 
     t0 = time.perf_counter()
     pool = PoolConfig(num_sequences=tuple(args.pool), split="train", seed=args.seed)
-    sampler = BouncingMnistSampler.build(
+    sampler = PoolSampler.build(
         pool, batch_size=args.batch, device=args.device, mnist=args.mnist, workers=args.workers
     )
     timings["pool_s"] = time.perf_counter() - t0

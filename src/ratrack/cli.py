@@ -289,7 +289,18 @@ def bench_speed(
 # --- end eval commands ---
 
 # --- tracker commands (ratrack demo, pretrain, train, track) ---
-TRAIN_DATA = ("bmnist",)
+TRAIN_DATA = ("bmnist", "natural")
+ROOT_HELP = "Real data folder for --data natural (default: $RATRACK_DATA or ../shared/data)."
+
+
+def _data_root(root: Path | None) -> Path:
+    """The real data folder: ``root``, else ``$RATRACK_DATA``, else ``../shared/data``."""
+    import os
+
+    path = root or Path(os.environ.get("RATRACK_DATA", "../shared/data"))
+    if not path.is_dir():
+        raise RatrackError(f"{path}: real data folder not found (give --root or RATRACK_DATA)")
+    return path
 
 
 @app.command("demo")
@@ -360,27 +371,49 @@ def pretrain(
     lr: Annotated[float, typer.Option(help=LR_HELP)] = 1e-3,
     device: Annotated[str, typer.Option(help=DEVICE_HELP)] = "auto",
     amp: Annotated[bool, typer.Option(help="Mixed precision (CUDA only).")] = False,
+    root: Annotated[Path | None, typer.Option(help=ROOT_HELP)] = None,
+    pool: Annotated[int, typer.Option(help="natural: clips in the pool.")] = 2600,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
 ) -> None:
     """Pretrain the conv net to re-centre misaligned glimpses; print held-out window IoU."""
     from ratrack import distributed
     from ratrack.pretrain.bmnist import pretrain_on_bmnist
     from ratrack.pretrain.misalignment import PretrainConfig
+    from ratrack.tracker import natural
 
     if data not in TRAIN_DATA:
         raise RatrackError(f"--data must be one of {', '.join(TRAIN_DATA)}, got {data!r}")
     try:
         config = PretrainConfig(steps=steps, batch_size=batch, lr=lr, seed=seed)
+        if pool <= 0:
+            raise ValueError(f"--pool must be positive, got {pool}")
     except ValueError as exc:
         raise RatrackError(str(exc)) from None
     dev = _join_processes(device, amp)
     main = distributed.is_main()
     try:
+        if data == "natural":
+            real = _data_root(root)
+            clips = natural.pool_of_size(pool, seed=seed)
+            sampler = natural.natural_sampler(real, clips, batch_size=1, device=dev)
+            model_config = natural.natural_model_config(sampler)
         bar, progress = _main_progress("pretraining")
         with bar:
-            path, scores = pretrain_on_bmnist(
-                config, out_dir=out, device=dev, progress=progress, amp=amp
-            )
+            if data == "natural":
+                path, scores = natural.pretrain_on_natural(
+                    config,
+                    root=real,
+                    sampler=sampler,
+                    model_config=model_config,
+                    out_dir=out,
+                    device=dev,
+                    progress=progress,
+                    amp=amp,
+                )
+            else:
+                path, scores = pretrain_on_bmnist(
+                    config, out_dir=out, device=dev, progress=progress, amp=amp
+                )
     finally:
         distributed.cleanup()
     if main:
@@ -406,25 +439,36 @@ def train(
         Path | None, typer.Option(help="Pretraining checkpoint whose conv net starts the tracker.")
     ] = None,
     resume: Annotated[bool, typer.Option(help="Continue from OUT/last.pt if present.")] = True,
-    pool: Annotated[int, typer.Option(help="Sequences per digit count in the pool.")] = 2000,
+    pool: Annotated[
+        int, typer.Option(help="Pool size: bmnist sequences per digit count; natural clips.")
+    ] = 2000,
+    root: Annotated[Path | None, typer.Option(help=ROOT_HELP)] = None,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
 ) -> None:
     """Train the tracker (curriculum over clip length; resumable; CSV log with gradient norms)."""
     import torch
 
     from ratrack import distributed
-    from ratrack.tracker.data import BouncingMnistSampler, PoolConfig
+    from ratrack.tracker import natural
+    from ratrack.tracker.data import PoolConfig, PoolSampler
     from ratrack.tracker.model import RecurrentTracker, TrackerConfig
     from ratrack.tracker.train import TrainConfig, load_pretrained_conv, train_tracker
 
     if data not in TRAIN_DATA:
         raise RatrackError(f"--data must be one of {', '.join(TRAIN_DATA)}, got {data!r}")
+    if pool <= 0:
+        raise RatrackError(f"--pool must be positive, got {pool}")
+    real_pool = natural.pool_of_size(pool, seed=seed)
+    longest = real_pool.length if data == "natural" else PoolConfig().length
     try:
         config = TrainConfig(
             steps=steps,
             batch_size=batch,
             lr=lr,
-            curriculum=((0, 5), (steps // 8, 10), (steps // 4, 20), (steps // 2, 30)),
+            curriculum=tuple(
+                (start, min(n, longest))
+                for start, n in ((0, 5), (steps // 8, 10), (steps // 4, 20), (steps // 2, 30))
+            ),
         )
     except ValueError as exc:
         raise RatrackError(str(exc)) from None
@@ -432,13 +476,20 @@ def train(
     main = distributed.is_main()
     try:
         distributed.shard_rows(batch)  # --batch must split evenly, checked before the pool
+        if data == "natural":
+            sampler = natural.natural_sampler(
+                _data_root(root), real_pool, batch_size=batch, device=dev
+            )
+            model_config = natural.natural_model_config(sampler)
+        else:
+            sampler = PoolSampler.build(
+                PoolConfig(num_sequences=(pool, pool), seed=seed), batch_size=batch, device=dev
+            )
+            model_config = TrackerConfig()
         torch.manual_seed(seed)  # the same initial weights in every process
-        model = RecurrentTracker(config=TrackerConfig())
+        model = RecurrentTracker(config=model_config)
         if init_from is not None:
             load_pretrained_conv(model, init_from)
-        sampler = BouncingMnistSampler.build(
-            PoolConfig(num_sequences=(pool, pool), seed=seed), batch_size=batch, device=dev
-        )
         bar, progress = _main_progress("training")
         with bar:
             result = train_tracker(

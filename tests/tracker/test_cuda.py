@@ -24,7 +24,7 @@ from ratrack.pretrain.misalignment import (
     load_pretrained,
     pretrain_conv,
 )
-from ratrack.tracker.data import BouncingMnistSampler
+from ratrack.tracker.data import PoolSampler
 from ratrack.tracker.model import RecurrentTracker
 from ratrack.tracker.online import Tracker
 from ratrack.tracker.train import TrainConfig, load_tracker, train_tracker
@@ -84,8 +84,8 @@ def test_sampler_batches_are_the_same_on_the_gpu():
         counts=torch.ones(6, dtype=torch.long),
         batch_size=4,
     )
-    cpu = BouncingMnistSampler(**pool)(3, 5)
-    gpu = BouncingMnistSampler(**{**pool, "frames": pool["frames"].to(CUDA)})
+    cpu = PoolSampler(**pool)(3, 5)
+    gpu = PoolSampler(**{**pool, "frames": pool["frames"].to(CUDA)})
     batch = gpu(3, 5)
     assert batch.frames.device == CUDA
     torch.testing.assert_close(batch.frames.cpu(), cpu.frames, rtol=0, atol=0)

@@ -26,7 +26,7 @@ from ratrack.pretrain.misalignment import (
     PretrainConfig,
     pretrain_conv,
 )
-from ratrack.tracker.data import BouncingMnistSampler
+from ratrack.tracker.data import PoolSampler
 from ratrack.tracker.model import RecurrentTracker
 from ratrack.tracker.train import Batch, TrainConfig, train_tracker
 
@@ -37,7 +37,7 @@ WORLD = 2
 ATOL = 1e-5
 
 
-class _RecordingSampler(BouncingMnistSampler):
+class _RecordingSampler(PoolSampler):
     """Remembers which rows of each batch it built."""
 
     def __init__(self, **kwargs) -> None:

@@ -19,15 +19,13 @@ from ratrack.pretrain.misalignment import (
     make_canvases,
     pretrain_conv,
 )
-from ratrack.tracker.data import BouncingMnistSampler, PoolConfig
+from ratrack.tracker.data import PoolConfig, PoolSampler
 from ratrack.tracker.model import TrackerConfig
 
 CANVAS_SIZE = 96  # pixels of a canvas (the digit's window is about half of it)
 
 
-def pool_canvases(
-    sampler: BouncingMnistSampler, count: int, *, seed: int, context: float
-) -> Canvases:
+def pool_canvases(sampler: PoolSampler, count: int, *, seed: int, context: float) -> Canvases:
     """``count`` canvases of random (sequence, frame, digit) triples of a sampler's pool."""
     g = torch.Generator().manual_seed(seed)
     N, T = sampler.frames.shape[:2]
@@ -51,7 +49,7 @@ def pretrain_on_bmnist(
     device: str | torch.device = "cpu",
     mnist=None,
     progress: Callable[[int, int, float], None] | None = None,
-    train_pool: BouncingMnistSampler | None = None,
+    train_pool: PoolSampler | None = None,
     workers: int = 1,
     amp: bool = False,
 ) -> tuple[Path, dict[str, float]]:
@@ -62,14 +60,14 @@ def pretrain_on_bmnist(
     (:func:`~ratrack.pretrain.misalignment.pretrain_conv`); every process returns the scores.
     """
     model_config = model_config or TrackerConfig()
-    train = train_pool or BouncingMnistSampler.build(
+    train = train_pool or PoolSampler.build(
         PoolConfig(num_sequences=pool, split="train", seed=config.seed),
         batch_size=1,
         device=device,
         mnist=mnist,
         workers=workers,
     )
-    held = BouncingMnistSampler.build(
+    held = PoolSampler.build(
         PoolConfig(num_sequences=(200, 200), split="val", seed=config.seed + 7),
         batch_size=1,
         device=device,

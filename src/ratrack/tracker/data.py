@@ -1,10 +1,11 @@
 """Training batches for the tracker: samplers that are pure functions of ``(step, length)``.
 
-:class:`BouncingMnistSampler` draws clips from a pool of Bouncing MNIST sequences
-(:mod:`ratrack.datasets.bouncing_mnist`) generated once, stored as uint8 on the training device
-(generation, not the model, is the slow part on a GPU). Each clip is a random window in time of
-a random pool sequence, played forwards or backwards (bouncing motion is reversible), tracking
-one randomly chosen digit of that sequence.
+:class:`PoolSampler` draws clips from a pool of sequences generated once and stored as uint8 on
+the training device (generation, not the model, is the slow part on a GPU): Bouncing MNIST
+(:func:`bouncing_mnist_pool`, :meth:`PoolSampler.build`) or natural video
+(:mod:`ratrack.tracker.natural`). Each clip is a random window in time of a random pool sequence,
+played forwards or backwards (bouncing motion is reversible; so is a real clip, as far as a
+tracker is concerned), tracking one randomly chosen object of that sequence.
 """
 
 from __future__ import annotations
@@ -88,7 +89,7 @@ def bouncing_mnist_pool(
     return frames, boxes, counts
 
 
-class BouncingMnistSampler:
+class PoolSampler:
     """Clips of ``length`` frames from a pool; ``sampler(step, length)`` -> :class:`Batch`."""
 
     def __init__(
@@ -124,7 +125,7 @@ class BouncingMnistSampler:
         device: str | torch.device = "cpu",
         mnist=None,
         workers: int = 1,
-    ) -> BouncingMnistSampler:
+    ) -> PoolSampler:
         """Generate ``pool`` (with ``workers`` processes) and keep it on ``device``."""
         frames, boxes, counts = bouncing_mnist_pool(pool, mnist=mnist, workers=workers)
         log.info("bouncing mnist pool: %d sequences, %.1f MB", len(counts), frames.numel() / 2**20)

@@ -62,7 +62,7 @@ class Sampler(Protocol):
 
     Under data parallelism each process trains on some ``rows`` of that batch. A sampler that
     can build just those rows cheaply also has ``sample_rows(step, length, rows)`` returning
-    ``sampler(step, length)[rows]`` (:class:`~ratrack.tracker.data.BouncingMnistSampler` does);
+    ``sampler(step, length)[rows]`` (:class:`~ratrack.tracker.data.PoolSampler` does);
     from any other sampler the loop slices the whole batch.
     """
 

@@ -514,6 +514,16 @@ def train(
 
 
 # --- track command ---
+TRACK_OPTIONS = {
+    "iou_threshold": "--iou-threshold",
+    "min_score": "--min-score",
+    "birth_score": "--birth-score",
+    "max_misses": "--max-misses",
+    "max_frames": "--max-frames",
+    "out_format": "--format",
+}
+
+
 @app.command("track")
 def track(
     source: Annotated[
@@ -566,7 +576,10 @@ def track(
             lifecycle=lifecycle,
         )
     except ValueError as exc:
-        raise RatrackError(str(exc)) from None
+        message = str(exc)  # config field names -> the options that set them
+        for field, option in TRACK_OPTIONS.items():
+            message = message.replace(field, option)
+        raise RatrackError(message) from None
     bars: list = []  # the bar starts with the first frame: input errors print one line only
 
     def progress(done: int, total: int) -> None:
@@ -609,5 +622,5 @@ def main() -> None:
         typer.echo(f"error: {exc}", err=True)
         sys.exit(2)
     except KeyboardInterrupt:
-        typer.echo("interrupted", err=True)
+        typer.echo("\ninterrupted", err=True)  # below any progress bar line
         sys.exit(130)

@@ -353,10 +353,13 @@ def _bad_cases(data_dir, tmp_path):
             [str(crossing), "--detections", str(beyond)],
             "late.txt:3: detection frame 120 (0-based) is past the end of the 120-frame video",
         ),
+        "option": ([str(crossing), *init, "--max-misses", "-1"], "--max-misses must be >= 0"),
     }
 
 
-@pytest.mark.parametrize("case", ["video", "empty", "outside", "zero", "malformed", "beyond"])
+@pytest.mark.parametrize(
+    "case", ["video", "empty", "outside", "zero", "malformed", "beyond", "option"]
+)
 def test_bad_input_is_one_line_error_and_leaves_no_file(
     case, data_dir, tmp_path, monkeypatch, capsys
 ):

@@ -13,7 +13,6 @@ from __future__ import annotations
 import logging
 import math
 import time
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,6 +22,7 @@ from torch import Tensor
 
 from ratrack.attention.draw import DRAW, DrawConfig, DrawSample
 from ratrack.attention.tasks import Progress, TaskResult
+from ratrack.attention.tasks._common import guarded_step, torch_threads, write_png
 from ratrack.datasets.mnist import load_split
 
 logger = logging.getLogger(__name__)
@@ -74,18 +74,6 @@ class Config:
         )
 
 
-@contextmanager
-def torch_threads(threads: int | None):
-    """Run a block with ``threads`` torch CPU threads, then restore the previous setting."""
-    previous = torch.get_num_threads()
-    if threads is not None:
-        torch.set_num_threads(threads)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
-
-
 def binarize(images: np.ndarray, above: int, device: str | torch.device = "cpu") -> Tensor:
     """uint8 digits ``(N, 28, 28)`` -> float ``{0, 1}`` tensor ``(N, 28, 28)``."""
     return torch.from_numpy(images > above).to(device=device, dtype=torch.float32)
@@ -114,12 +102,9 @@ def train(
         batch, order = order[: config.batch_size], order[config.batch_size :]
         terms = model.loss(images[batch.to(images.device)], generator=generator)
         loss = terms["total"]
-        if not torch.isfinite(loss):
-            raise FloatingPointError(f"DRAW training loss is {loss.item()} at step {step}")
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
-        optimizer.step()
+        guarded_step(
+            model, optimizer, loss, grad_clip=config.grad_clip, what="DRAW training loss", step=step
+        )
         losses.append(loss.item())
         if progress is not None:
             progress(step + 1, config.steps, losses[-1])
@@ -190,11 +175,7 @@ def save_figure(
                 ax.set_title("digit", fontsize=7)
         axes[r, 0].set_ylabel("sample" if r < n_samples else "test", fontsize=7)
     fig.suptitle("DRAW: canvas after each step (red: write patch)", fontsize=9)
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return write_png(fig, path)
 
 
 def run(config: Config, progress: Progress | None = None) -> TaskResult:

@@ -31,7 +31,7 @@ from torch import Tensor
 
 from ratrack.attention.ntm import NTM, NTMConfig
 from ratrack.attention.tasks import Progress, TaskResult
-from ratrack.attention.tasks.draw import torch_threads
+from ratrack.attention.tasks._common import guarded_step, torch_threads, write_png
 
 logger = logging.getLogger(__name__)
 
@@ -147,12 +147,9 @@ def train(
         )
         terms = copy_loss(model(inputs).outputs, targets)
         loss = terms["bce"]
-        if not torch.isfinite(loss):
-            raise FloatingPointError(f"NTM copy loss is {loss.item()} at step {step}")
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
-        optimizer.step()
+        guarded_step(
+            model, optimizer, loss, grad_clip=config.grad_clip, what="NTM copy loss", step=step
+        )
         losses.append(loss.item())
         if progress is not None:
             progress(step + 1, config.steps, losses[-1])
@@ -211,11 +208,7 @@ def save_figure(path: Path, model: NTM, *, config: Config, device: torch.device)
         ax.set_yticks([])
     axes[-1].set_xlabel("time step")
     fig.suptitle(f"NTM copy task, length {T} (trained on 1..{config.max_length})", fontsize=10)
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return write_png(fig, path)
 
 
 def run(config: Config, progress: Progress | None = None) -> TaskResult:

@@ -25,7 +25,7 @@ from torch import Tensor
 
 from ratrack.attention.ram import RAM, RAMConfig, locations_to_pixels, ram_loss
 from ratrack.attention.tasks import Progress, TaskResult
-from ratrack.attention.tasks.draw import torch_threads
+from ratrack.attention.tasks._common import guarded_step, torch_threads, write_png
 from ratrack.datasets.mnist import load_split
 
 logger = logging.getLogger(__name__)
@@ -143,12 +143,9 @@ def train(
             reinforce_weight=config.reinforce_weight,
             baseline_weight=config.baseline_weight,
         )
-        if not torch.isfinite(terms["total"]):
-            raise FloatingPointError(f"RAM loss is {terms['total'].item()} at step {step}")
-        optimizer.zero_grad(set_to_none=True)
-        terms["total"].backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
-        optimizer.step()
+        guarded_step(
+            model, optimizer, terms["total"], grad_clip=config.grad_clip, what="RAM loss", step=step
+        )
         losses.append(terms["classification"].item())
         rewards.append(terms["reward"].item())
         if progress is not None:
@@ -233,11 +230,7 @@ def save_figure(
         "finest and coarsest patch)",
         fontsize=8,
     )
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return write_png(fig, path)
 
 
 def run(config: Config, progress: Progress | None = None) -> TaskResult:

@@ -25,7 +25,7 @@ from torch import Tensor, nn
 
 from ratrack.attention.stn import DigitClassifier, STNClassifier, affine_grid, bilinear_sample
 from ratrack.attention.tasks import Progress, TaskResult
-from ratrack.attention.tasks.draw import torch_threads
+from ratrack.attention.tasks._common import guarded_step, torch_threads, write_png
 from ratrack.datasets.mnist import load_split
 
 logger = logging.getLogger(__name__)
@@ -156,11 +156,9 @@ def train_classifier(
         batch = batch.to(digits.device)
         images = distort(digits[batch], theta.to(digits.device), config.canvas)
         loss = F.cross_entropy(_logits(model, images), labels[batch])
-        if not torch.isfinite(loss):
-            raise FloatingPointError(f"STN task training loss is {loss.item()} at step {step}")
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
+        guarded_step(
+            model, optimizer, loss, grad_clip=None, what="STN task training loss", step=step
+        )
         losses.append(loss.item())
         if progress is not None:
             progress(progress_offset + step + 1, total, losses[-1])
@@ -214,11 +212,7 @@ def save_figure(path: Path, model: STNClassifier, images: Tensor, labels: Tensor
         "Distorted test digits and the spatial transformer's output (label -> prediction)",
         fontsize=9,
     )
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return write_png(fig, path)
 
 
 def run(config: Config, progress: Progress | None = None) -> TaskResult:

@@ -138,6 +138,18 @@ IDENTITY_THETA = (1.0, 0.0, 0.0, 0.0, 1.0, 0.0)
 """The affine identity, row-major: ``(theta_11, theta_12, theta_13, theta_21, ..., theta_23)``."""
 
 
+def _conv_features(in_channels: int, c1: int, c2: int) -> nn.Sequential:
+    """Two 5x5 conv + 2x2 max-pool + ReLU stages: ``(B, C, H, W)`` -> ``(B, c2, H/4, W/4)``."""
+    return nn.Sequential(
+        nn.Conv2d(in_channels, c1, kernel_size=5, padding=2),
+        nn.MaxPool2d(2),
+        nn.ReLU(),
+        nn.Conv2d(c1, c2, kernel_size=5, padding=2),
+        nn.MaxPool2d(2),
+        nn.ReLU(),
+    )
+
+
 class SpatialTransformer(nn.Module):
     """Localization net -> :func:`affine_grid` -> :func:`bilinear_sample`.
 
@@ -169,14 +181,7 @@ class SpatialTransformer(nn.Module):
         H, W = _check_size(in_size, "in_size")
         self.out_size = _check_size(out_size, "out_size")
         c1, c2 = channels
-        self.features = nn.Sequential(
-            nn.Conv2d(in_channels, c1, kernel_size=5, padding=2),
-            nn.MaxPool2d(2),
-            nn.ReLU(),
-            nn.Conv2d(c1, c2, kernel_size=5, padding=2),
-            nn.MaxPool2d(2),
-            nn.ReLU(),
-        )
+        self.features = _conv_features(in_channels, c1, c2)
         flat = c2 * (H // 4) * (W // 4)
         self.regressor = nn.Sequential(nn.Flatten(), nn.Linear(flat, hidden), nn.ReLU())
         self.to_theta = nn.Linear(hidden, 6)
@@ -216,14 +221,7 @@ class DigitClassifier(nn.Module):
             raise ValueError("in_channels, num_classes, channels and hidden must be positive")
         H, W = _check_size(in_size, "in_size")
         c1, c2 = channels
-        self.features = nn.Sequential(
-            nn.Conv2d(in_channels, c1, kernel_size=5, padding=2),
-            nn.MaxPool2d(2),
-            nn.ReLU(),
-            nn.Conv2d(c1, c2, kernel_size=5, padding=2),
-            nn.MaxPool2d(2),
-            nn.ReLU(),
-        )
+        self.features = _conv_features(in_channels, c1, c2)
         self.head = nn.Sequential(
             nn.Flatten(),
             nn.Linear(c2 * (H // 4) * (W // 4), hidden),

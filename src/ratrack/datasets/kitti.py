@@ -692,8 +692,8 @@ def find_kitti_raw_drives(root: str | Path) -> list[tuple[Path, str, str | None]
         raise DataError("KITTI raw folder not found", root)
     dates = (
         [root]
-        if _looks_like_date(root.name)
-        else sorted(p for p in root.iterdir() if p.is_dir() and _looks_like_date(p.name))
+        if looks_like_date(root.name)
+        else sorted(p for p in root.iterdir() if p.is_dir() and looks_like_date(p.name))
     )
     out: list[tuple[Path, str, str | None]] = []
     for d in dates:
@@ -705,7 +705,8 @@ def find_kitti_raw_drives(root: str | Path) -> list[tuple[Path, str, str | None]
     return out
 
 
-def _looks_like_date(name: str) -> bool:
+def looks_like_date(name: str) -> bool:
+    """Whether ``name`` is a KITTI raw date folder's name (``YYYY_MM_DD``)."""
     parts = name.split("_")
     return len(parts) == 3 and all(p.isdigit() for p in parts) and len(parts[0]) == 4
 

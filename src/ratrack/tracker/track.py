@@ -133,11 +133,6 @@ class TrackResult:
 # --- inputs -----------------------------------------------------------------------------------
 
 
-def _looks_like_date(name: str) -> bool:
-    parts = name.split("_")
-    return len(parts) == 3 and all(p.isdigit() for p in parts) and len(parts[0]) == 4
-
-
 def open_source(
     path: str | Path | None = None,
     *,
@@ -162,10 +157,10 @@ def open_source(
     if path.is_dir():
         if not any(path.iterdir()):
             raise DataError("folder is empty", path)
-        dates = [p for p in path.iterdir() if p.is_dir() and _looks_like_date(p.name)]
-        if dates and not _looks_like_date(path.name):
-            from ratrack.datasets.kitti import find_kitti_raw_drives
+        from ratrack.datasets.kitti import find_kitti_raw_drives, looks_like_date
 
+        dates = [p for p in path.iterdir() if p.is_dir() and looks_like_date(p.name)]
+        if dates and not looks_like_date(path.name):
             drives = find_kitti_raw_drives(path)
             if len(drives) != 1:
                 names = ", ".join(f"{d}/{d}_drive_{n}_sync" if n else d for _, d, n in drives)

@@ -10,8 +10,11 @@ from ratrack.boxes import boxes_in_windows, window_deltas
 from ratrack.tracker.model import (
     RecurrentTracker,
     TrackerConfig,
+    correlation_response,
     draw_glimpses,
+    response_features,
     target_windows,
+    template_kernels,
 )
 
 
@@ -51,8 +54,45 @@ def test_one_frame_is_shared_by_all_objects():
         torch.testing.assert_close(a, b)
 
 
+@pytest.mark.parametrize("stage", [1, 2])
+def test_correlation_state_and_shapes(stage):
+    model = _model(correlation_stage=stage)
+    c = model.config
+    clips = square_clips(3, 5)
+    state = model.init_state(clips.frames[:, 0], clips.boxes[:, 0])
+    kh, kw = c.correlation_kernel
+    assert state.kernel.shape == (3, c.conv_channels[stage - 1] * kh * kw)
+    (h, w), (kh, kw) = c.correlation_map, c.correlation_kernel
+    assert (h - kh) % 2 == 0 and (w - kw) % 2 == 0  # the template patch sits at the centre
+    out, new = model.step(clips.frames[:, 1], state)
+    assert out.box.shape == (3, 4)
+    assert torch.equal(new.kernel, state.kernel)
+    assert model(clips.frames, clips.boxes[:, 0]).boxes.shape == (3, 4, 4)
+    assert _model().init_state(clips.frames[:, 0], clips.boxes[:, 0]).kernel.shape == (3, 0)
+
+
+def test_correlation_peaks_where_the_template_moved():
+    g = torch.Generator().manual_seed(0)
+    maps = torch.rand(2, 8, 10, 10, generator=g)
+    kernels = template_kernels(maps, (4, 4))
+    response = correlation_response(maps, kernels)  # (2, 11, 11): the unmoved map
+    assert response.shape == (2, 11, 11)
+    torch.testing.assert_close(response[:, 5, 5], torch.ones(2))  # normalized: exactly 1
+    assert (response.flatten(1).argmax(1) == 5 * 11 + 5).all()
+    assert response.abs().max() <= 1 + 1e-5
+    moved = torch.roll(maps, shifts=(2, -1), dims=(2, 3))  # 2 cells down, 1 left
+    peak = correlation_response(moved, kernels).flatten(1).argmax(1)
+    assert (peak == 7 * 11 + 4).all()
+    features = response_features(correlation_response(moved, kernels), sharpness=200.0)
+    assert features.shape == (2, 121 + 3)
+    # soft-argmax displacement in window sides: (-1, +2) cells of 10
+    torch.testing.assert_close(
+        features[:, -3:-1], torch.tensor([[-0.1, 0.2]] * 2), atol=1e-3, rtol=0
+    )
+
+
 def test_batched_step_equals_objects_one_at_a_time():
-    model = _model(rnn_type="lstm")
+    model = _model(rnn_type="lstm", correlation_stage=1)
     clips = square_clips(3, 4, seed=1)
     batched = model(clips.frames, clips.boxes[:, 0]).boxes
     single = torch.cat(
@@ -98,6 +138,22 @@ def test_untrained_tracker_keeps_its_window_and_guesses_the_centred_box():
     torch.testing.assert_close(out.box, boxes, rtol=0, atol=0.2)
 
 
+def test_size_rate_moves_the_box_size_part_way_and_keeps_its_centre():
+    frame = torch.rand(1, 1, 40, 40)
+    boxes = torch.tensor([[10.0, 10, 20, 20]])
+    free, damped = _model(), _model(size_rate=0.25)
+    out_free, _ = free.step(frame, free.init_state(frame, boxes)._replace(box=boxes * 0.5))
+    out, new = damped.step(frame, damped.init_state(frame, boxes)._replace(box=boxes * 0.5))
+    # the undamped box has sides ~10 (the centred guess); the previous box had sides 5
+    w_free = out_free.box[0, 2] - out_free.box[0, 0]
+    torch.testing.assert_close(out.box[0, 2] - out.box[0, 0], 5 * (w_free / 5) ** 0.25)
+    torch.testing.assert_close(
+        out.box[:, :2] + out.box[:, 2:], out_free.box[:, :2] + out_free.box[:, 2:]
+    )
+    assert torch.equal(new.box, out.box)
+    torch.testing.assert_close(boxes_in_windows(out.box, out.window), out.box_in_window)
+
+
 def test_target_windows_are_square_around_the_box():
     w = target_windows(torch.tensor([[10.0, 0, 14, 10]]), 3.0)
     torch.testing.assert_close(w, torch.tensor([[-3.0, -10, 27, 20]]))
@@ -135,6 +191,10 @@ def test_probe_grid_exposes_window_gradients():
         {"context": 1.0},
         {"glimpse_size": (4, 4)},
         {"conv_channels": ()},
+        {"correlation_stage": 4},
+        {"correlation_stage": -1},
+        {"size_rate": 0.0},
+        {"size_rate": 1.5},
     ],
 )
 def test_bad_config_raises(changes):

@@ -1,3 +1,5 @@
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
@@ -8,10 +10,12 @@ from ratrack.errors import RatrackError
 from ratrack.tracker.model import RecurrentTracker
 from ratrack.tracker.online import Tracker
 
+CORRELATING = dataclasses.replace(TINY, correlation_stage=1)
 
-def _tracker() -> Tracker:
+
+def _tracker(config=TINY) -> Tracker:
     torch.manual_seed(0)
-    return Tracker(model=RecurrentTracker(config=TINY))
+    return Tracker(model=RecurrentTracker(config=config))
 
 
 def _uint8(frame: torch.Tensor) -> np.ndarray:
@@ -36,8 +40,9 @@ def test_init_update_ids_and_formats():
     )
 
 
-def test_online_matches_model_forward():
-    tracker = _tracker()
+@pytest.mark.parametrize("config", [TINY, CORRELATING])
+def test_online_matches_model_forward(config):
+    tracker = _tracker(config)
     clips = square_clips(1, 4, seed=5)
     tracker.init(clips.frames[0, 0], clips.boxes[:, 0].numpy(), fmt="xyxy")
     online = np.stack([tracker.update(clips.frames[0, t]) for t in range(1, 4)], 1)
@@ -45,14 +50,15 @@ def test_online_matches_model_forward():
     np.testing.assert_allclose(online, offline, atol=1e-4)
 
 
-def test_add_and_remove_between_frames_keeps_other_tracks():
+@pytest.mark.parametrize("config", [TINY, CORRELATING])
+def test_add_and_remove_between_frames_keeps_other_tracks(config):
     clips = square_clips(3, 4, seed=6)
     frame = lambda t: clips.frames[0, t]  # noqa: E731  all objects in clip 0's frames
     boxes = clips.boxes[:, 0].numpy()
-    full = _tracker()
+    full = _tracker(config)
     full.init(frame(0), boxes, fmt="xyxy")
     ref = [full.update(frame(t)) for t in (1, 2, 3)]
-    partial = _tracker()
+    partial = _tracker(config)
     assert partial.init(frame(0), boxes[:2], fmt="xyxy") == [0, 1]
     partial.update(frame(1))
     assert partial.add(frame(1), boxes[2:]) == [2]
@@ -113,3 +119,7 @@ def test_update_reads_only_the_glimpse_region_with_full_frame_results():
         np.testing.assert_allclose(cropped.windows, reference.windows, atol=1e-3)
     assert glimpse_region(torch.tensor([[-50.0, -50.0, -10.0, -10.0]]), 120, 200) is None
     assert glimpse_region(torch.tensor([[-5.0, -5.0, 300.0, 200.0]]), 120, 200) is None
+    nan = float("nan")
+    diverged = torch.tensor([[nan, nan, nan, nan], [10.0, 20, 30, 40]])
+    assert glimpse_region(diverged, 120, 200) == glimpse_region(diverged[1:], 120, 200)
+    assert glimpse_region(diverged[:1], 120, 200) is None

@@ -1,4 +1,5 @@
 import csv
+import dataclasses
 
 import pytest
 import torch
@@ -15,9 +16,9 @@ from ratrack.tracker.train import (
 )
 
 
-def _model(seed: int = 0) -> RecurrentTracker:
+def _model(seed: int = 0, **changes) -> RecurrentTracker:
     torch.manual_seed(seed)
-    return RecurrentTracker(config=TINY)
+    return RecurrentTracker(config=dataclasses.replace(TINY, **changes))
 
 
 def _config(**changes) -> TrainConfig:
@@ -59,8 +60,9 @@ def test_tiny_overfit_loss_falls_fivefold(tmp_path):
     assert result.step == 150
 
 
-def test_checkpoint_round_trip_weights_only(tmp_path):
-    model = _model()
+@pytest.mark.parametrize("correlation_stage", [0, 2])
+def test_checkpoint_round_trip_weights_only(tmp_path, correlation_stage):
+    model = _model(correlation_stage=correlation_stage)
     path = save_tracker(tmp_path / "t.pt", model, train_config=_config(), step=7)
     payload = torch.load(path, weights_only=True)
     assert payload["step"] == 7 and payload["config"]["model"]["glimpse_size"] == (16, 16)

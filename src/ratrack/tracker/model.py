@@ -5,8 +5,9 @@ pixels, see :mod:`ratrack.boxes`)::
 
     g_t   = G(x_t, a_t)                 grid generator: h x w glimpse of frame x_t at window a_t
     f_t   = CNN(g_t)                    conv net: glimpse -> feature vector
-    s_t   = RNN([f_t, f_0, b_{t-1}^a], s_{t-1})     f_0: the first frame's glimpse of the target
-    b_t^a = tanh(W_b [s_t, f_t])        tracking head: box in a_t's normalized coordinates
+    c_t   = C(M_t, K_0)                 comparison with the target (optional, see below)
+    s_t   = RNN([f_t, f_0, b_{t-1}^a, c_t], s_{t-1})   f_0: the first frame's glimpse of the target
+    b_t^a = tanh(W_b [s_t, c_t, f_t])   tracking head: box in a_t's normalized coordinates
     b_t   = boxes_from_windows(b_t^a, a_t)
     r_t   = W_a [s_t, b_t^a]            localization head: window deltas (dx, dy, dlogw, dlogh)
     a_t+1 = apply_window_deltas(w(b_t), r_t)    w(b): the square window around box b
@@ -17,6 +18,14 @@ the object was, as seen through the new window). The memory is conditioned on th
 first frame's glimpse (cut at the window around the given box) sets ``s_0`` and its features
 ``f_0`` are fed at every step, so the RNN can tell its object from distractors (RATM, Kahou et
 al. 2017, sec. 3; HART, Kosiorek et al. 2017, keeps an appearance state the same way).
+
+With ``correlation_stage = k > 0`` the tracker also compares every glimpse with its target
+the way Siamese trackers do (SiamFC, Bertinetto et al. 2016): ``M_t`` is the conv net's feature
+map after ``k`` stages, ``K_0`` the central patch of the first frame's map (the box's share of
+the window), and ``c_t`` their normalized cross-correlation over every shift (a response map
+peaking where the target is), its soft-argmax and its peak. Correlation is an inductive bias
+that holds for any appearance, which a tracker trained on little real video needs; without it
+(``k = 0``, the Bouncing MNIST model) ``c_t`` is empty.
 
 The localization head predicts its deltas relative to the window re-centred on its own box
 estimate ``w(b_t)`` (``recenter=True``; with ``False`` relative to ``a_t`` itself): the head then
@@ -83,6 +92,14 @@ class TrackerConfig:
     # around the localization head's output with this std (window sides / log side), and
     # REINFORCE (LossConfig.reinforce) rewards the draws; evaluation always takes the mean.
     location_std: float = 0.0
+    # < 1: the box's log width and height follow the tracking head only this share of the way
+    # from the previous box's per frame (as correlation-filter trackers learn scale slowly):
+    # a small size bias per frame then cannot compound into a box that grows without bound.
+    size_rate: float = 1.0
+    # > 0: each glimpse is also compared with the first frame's target by normalized
+    # cross-correlation of the conv net's feature maps after this many stages (a SiamFC-style
+    # response map, see correlation_response); 0: the template vector f_0 is the only comparison.
+    correlation_stage: int = 0
 
     def __post_init__(self) -> None:
         if self.in_channels <= 0 or self.feature_size <= 0 or self.hidden_size <= 0:
@@ -104,8 +121,39 @@ class TrackerConfig:
             raise ValueError(f"context must be > 1 (the window holds the box), got {self.context}")
         if self.pixel_std <= 0 or self.max_delta_log_scale <= 0 or self.min_window <= 0:
             raise ValueError("pixel_std, max_delta_log_scale and min_window must be positive")
+        if not 0 < self.size_rate <= 1:
+            raise ValueError(f"size_rate must be in (0, 1], got {self.size_rate}")
         if self.location_std < 0:
             raise ValueError(f"location_std must be >= 0, got {self.location_std}")
+        if not 0 <= self.correlation_stage <= len(self.conv_channels):
+            raise ValueError(
+                f"correlation_stage must be in [0, {len(self.conv_channels)}], "
+                f"got {self.correlation_stage}"
+            )
+
+    @property
+    def correlation_map(self) -> tuple[int, int]:
+        """(h, w) of the conv net's feature map that correlation compares (0, 0 when off)."""
+        k = self.correlation_stage
+        return (self.glimpse_size[0] >> k, self.glimpse_size[1] >> k) if k else (0, 0)
+
+    @property
+    def correlation_kernel(self) -> tuple[int, int]:
+        """(h, w) of the template's central patch: the box's share of the map, made the same
+        parity as the map so the patch sits exactly at its centre (0, 0 when off)."""
+        sides = []
+        for m in self.correlation_map:
+            k = max(1, round(m / self.context)) if m else 0
+            sides.append(k + (m - k) % 2)
+        return sides[0], sides[1]
+
+    @property
+    def correlation_size(self) -> int:
+        """Width of the comparison features: the response map, its soft-argmax and its peak."""
+        if not self.correlation_stage:
+            return 0
+        (h, w), (kh, kw) = self.correlation_map, self.correlation_kernel
+        return (h + 1 - kh % 2) * (w + 1 - kw % 2) + 3
 
 
 class TrackerState(NamedTuple):
@@ -116,6 +164,7 @@ class TrackerState(NamedTuple):
     window: Tensor  # (B, 4) xyxy window a_t the next frame is looked at through
     box: Tensor  # (B, 4) xyxy last box b_{t-1}
     template: Tensor  # (B, F) first-frame glimpse features f_0
+    kernel: Tensor  # (B, c*kh*kw) first-frame target patch of the feature map; (B, 0) when off
 
 
 class StepOutput(NamedTuple):
@@ -191,6 +240,50 @@ def cut_glimpses(frames: Tensor, windows: Tensor, config: TrackerConfig) -> Tens
     return draw_glimpses(frames, windows, config.glimpse_size)
 
 
+def template_kernels(maps: Tensor, size: tuple[int, int]) -> Tensor:
+    """The central ``size`` patch of feature ``maps`` ``(B, c, h, w)``, zero-mean and unit-norm
+    per object: ``(B, c, kh, kw)``."""
+    kh, kw = size
+    _, _, h, w = maps.shape
+    top, left = (h - kh) // 2, (w - kw) // 2
+    patch = maps[:, :, top : top + kh, left : left + kw]
+    patch = patch - patch.mean((1, 2, 3), keepdim=True)
+    return patch / patch.flatten(1).norm(dim=1).clamp(min=1e-6)[:, None, None, None]
+
+
+def correlation_response(maps: Tensor, kernels: Tensor) -> Tensor:
+    """Normalized cross-correlation of each object's ``kernels`` ``(B, c, kh, kw)`` (from
+    :func:`template_kernels`) over its feature ``maps`` ``(B, c, h, w)``, zero-padded by half a
+    kernel: ``(B, h', w')`` in [-1, 1], ``h' = h + 1`` for an even kernel side, ``h`` for an odd.
+
+    Entry ``(i, j)`` compares the template with the patch centred ``(i - (h'-1)/2, j - (w'-1)/2)``
+    cells from the map's centre: a target that did not move peaks at the middle entry.
+    """
+    B, c, h, w = maps.shape
+    kh, kw = kernels.shape[-2:]
+    pad = (kh // 2, kw // 2)
+    dot = F.conv2d(maps.reshape(1, B * c, h, w), kernels, padding=pad, groups=B)[0]
+    ones = maps.new_ones(1, 1, kh, kw)
+    total = F.conv2d(maps.sum(1, keepdim=True), ones, padding=pad)[:, 0]  # (B, h', w')
+    squares = F.conv2d(maps.square().sum(1, keepdim=True), ones, padding=pad)[:, 0]
+    n = c * kh * kw
+    spread = (squares - total.square() / n).clamp(min=0)  # sum of squared deviations per patch
+    return dot / (spread + 1e-6).sqrt()  # (B, h', w')
+
+
+def response_features(response: Tensor, sharpness: float = 20.0) -> Tensor:
+    """``(B, h', w')`` response -> ``(B, h'w' + 3)``: the map, its soft-argmax displacement
+    (x, y in window sides from the centre) and its peak value."""
+    B, hr, wr = response.shape
+    weights = torch.softmax(sharpness * response.flatten(1), 1).view(B, hr, wr)
+    ys = (torch.arange(hr, device=response.device, dtype=response.dtype) - (hr - 1) / 2) / (hr - 1)
+    xs = (torch.arange(wr, device=response.device, dtype=response.dtype) - (wr - 1) / 2) / (wr - 1)
+    dx = (weights.sum(1) * xs).sum(1, keepdim=True)  # (B, 1)
+    dy = (weights.sum(2) * ys).sum(1, keepdim=True)
+    peak = response.flatten(1).amax(1, keepdim=True)
+    return torch.cat((response.flatten(1), dx, dy, peak), 1)
+
+
 class ConvNet(nn.Module):
     """Glimpse ``(B, C, h, w)`` -> features ``(B, F)``: 3x3 conv + ReLU + 2x2 max-pool stages."""
 
@@ -211,6 +304,16 @@ class ConvNet(nn.Module):
         x = self.stages((glimpses - self.mean) / self.std)  # (B, c, h', w')
         return F.relu(self.project(x.flatten(1)))  # (B, F)
 
+    def features_and_map(self, glimpses: Tensor, stage: int) -> tuple[Tensor, Tensor]:
+        """Features ``(B, F)`` and the feature map after ``stage`` conv stages (>= 1)."""
+        x = (glimpses - self.mean) / self.std
+        kept = x
+        for i, layer in enumerate(self.stages):
+            x = layer(x)
+            if i == 3 * stage - 1:  # each stage is conv, ReLU, pool
+                kept = x
+        return F.relu(self.project(x.flatten(1))), kept
+
 
 def _mlp(inputs: int, hidden: int, outputs: int) -> nn.Sequential:
     return nn.Sequential(nn.Linear(inputs, hidden), nn.ReLU(), nn.Linear(hidden, outputs))
@@ -228,11 +331,12 @@ class RecurrentTracker(nn.Module):
         super().__init__()
         self.config = c = config
         self.conv = ConvNet(config=c)
-        rnn_in = 2 * c.feature_size + 4
+        rnn_in = 2 * c.feature_size + 4 + c.correlation_size
         cell = nn.GRUCell if c.rnn_type == "gru" else nn.LSTMCell
         self.rnn = cell(rnn_in, c.hidden_size)
         self.init_rnn = nn.Linear(c.feature_size + 4, c.hidden_size)
-        track_in = c.hidden_size + (c.feature_size if c.box_from_features else 0)
+        track_in = c.hidden_size + c.correlation_size
+        track_in += c.feature_size if c.box_from_features else 0
         self.track_head = _mlp(track_in, c.head_hidden, 4)
         self.loc_head = _mlp(c.hidden_size + 4, c.head_hidden, 4)
         # Localization starts at "keep the window" (zero deltas); tracking starts at the box the
@@ -268,10 +372,26 @@ class RecurrentTracker(nn.Module):
             torch.stack((cx, cy, w.clamp(min=m), h.clamp(min=m)), -1), "cxcywh", "xyxy"
         )
 
+    def _damp_size(self, box: Tensor, previous: Tensor) -> Tensor:
+        """``box`` with its log width and height moved only ``size_rate`` of the way from
+        ``previous``'s (the centre is kept)."""
+        cx, cy, w, h = convert_boxes(box, "xyxy", "cxcywh").unbind(-1)
+        _, _, w0, h0 = convert_boxes(previous, "xyxy", "cxcywh").clamp(min=1e-3).unbind(-1)
+        r = self.config.size_rate
+        w, h = w0 * (w.clamp(min=1e-3) / w0) ** r, h0 * (h.clamp(min=1e-3) / h0) ** r
+        return convert_boxes(torch.stack((cx, cy, w, h), -1), "cxcywh", "xyxy")
+
     def _residual(self, raw: Tensor) -> Tensor:
         """Localization head output ``(B, 4)`` -> deltas with the log-scales squashed."""
         m = self.config.max_delta_log_scale
         return torch.cat((raw[:, :2], m * torch.tanh(raw[:, 2:] / m)), 1)
+
+    def _look(self, frames: Tensor, windows: Tensor) -> tuple[Tensor, Tensor | None]:
+        """Glimpse features ``(B, F)`` and, with correlation on, the feature map it compares."""
+        glimpses = self.glimpse(frames, windows)
+        if not self.config.correlation_stage:
+            return self.conv(glimpses), None
+        return self.conv.features_and_map(glimpses, self.config.correlation_stage)
 
     # -- recurrence --------------------------------------------------------------------------
     def init_state(self, frames: Tensor, boxes: Tensor) -> TrackerState:
@@ -287,12 +407,15 @@ class RecurrentTracker(nn.Module):
         frames = self._check_frames(frames, B)
         boxes = boxes.to(frames.dtype)
         windows = self._clamp_window(target_windows(boxes, self.config.context))
-        template = self.conv(self.glimpse(frames, windows))  # (B, F)
+        template, maps = self._look(frames, windows)  # (B, F), (B, c, h, w) or None
+        kernel = template.new_zeros(B, 0)
+        if maps is not None:
+            kernel = template_kernels(maps, self.config.correlation_kernel).flatten(1)
         rel = boxes_in_windows(boxes, windows)  # (B, 4)
         hidden = torch.tanh(self.init_rnn(torch.cat((template, rel), 1)))  # (B, D)
         cell_size = self.config.hidden_size if self.config.rnn_type == "lstm" else 0
         cell = hidden.new_zeros(B, cell_size)
-        return TrackerState(hidden, cell, windows, boxes, template)
+        return TrackerState(hidden, cell, windows, boxes, template, kernel)
 
     def step(
         self, frames: Tensor, state: TrackerState, *, grid_window: Tensor | None = None
@@ -307,16 +430,25 @@ class RecurrentTracker(nn.Module):
         frames = self._check_frames(frames, B)
         window = state.window
         sample_at = window if grid_window is None else grid_window
-        features = self.conv(self.glimpse(frames, sample_at))  # (B, F)
+        features, maps = self._look(frames, sample_at)  # (B, F), (B, c, h, w) or None
+        compared = features.new_zeros(B, 0)  # (B, correlation_size)
+        if maps is not None:
+            kernels = state.kernel.view(B, maps.shape[1], *c.correlation_kernel)
+            compared = response_features(correlation_response(maps, kernels))
         prev = boxes_in_windows(state.box, window).clamp(-3, 3)  # (B, 4)
-        x = torch.cat((features, state.template, prev), 1)  # (B, 2F + 4)
+        x = torch.cat((features, state.template, prev, compared), 1)  # (B, 2F + 4 + corr)
         if c.rnn_type == "gru":
             hidden, cell = self.rnn(x, state.hidden), state.cell
         else:
             hidden, cell = self.rnn(x, (state.hidden, state.cell))
-        head_in = torch.cat((hidden, features), 1) if c.box_from_features else hidden
+        head_in = torch.cat(
+            (hidden, compared, features) if c.box_from_features else (hidden, compared), 1
+        )
         rel = torch.tanh(self.track_head(head_in))  # (B, 4)
         box = boxes_from_windows(rel, window)
+        if c.size_rate < 1:
+            box = self._damp_size(box, state.box)
+            rel = boxes_in_windows(box, window)
         residual = self._residual(self.loc_head(torch.cat((hidden, rel), 1)))  # (B, 4)
         anchor = window
         if c.recenter:
@@ -336,7 +468,7 @@ class RecurrentTracker(nn.Module):
             carried_window = self._clamp_window(apply_window_deltas(anchor, drawn)).detach()
         carried_box = box.detach() if c.detach_window else box
         out = StepOutput(box, rel, window, next_window, deltas, log_prob)
-        return out, TrackerState(hidden, cell, carried_window, carried_box, state.template)
+        return out, state._replace(hidden=hidden, cell=cell, window=carried_window, box=carried_box)
 
     def forward(
         self, frames: Tensor, first_boxes: Tensor, *, probe_grid: bool = False

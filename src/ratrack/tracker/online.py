@@ -47,8 +47,12 @@ def _concat_states(a: TrackerState, b: TrackerState) -> TrackerState:
 def glimpse_region(windows: Tensor, height: int, width: int) -> tuple[int, int, int, int] | None:
     """``(x0, y0, x1, y1)``: the pixels of a ``height x width`` frame that glimpses at xyxy
     ``windows`` ``(N, 4)`` read (their union widened by the bilinear footprint, clipped to the
-    frame), or None when that is the whole frame or nothing of it."""
+    frame), or None when that is the whole frame or nothing of it. Windows that are not finite
+    (a track whose box diverged) read nothing."""
     w = windows.detach().cpu()  # (N, 4)
+    w = w[torch.isfinite(w).all(1)]
+    if not len(w):
+        return None
     x0 = max(0, math.floor(float(w[:, 0].min())) - _REGION_MARGIN)
     y0 = max(0, math.floor(float(w[:, 1].min())) - _REGION_MARGIN)
     x1 = min(width, math.ceil(float(w[:, 2].max())) + _REGION_MARGIN)

@@ -64,6 +64,12 @@ def main() -> None:
     p.add_argument("--compare-seconds", type=float, default=None, help="limit of the scratch run")
     p.add_argument("--context", type=float, default=TrackerConfig.context)
     p.add_argument("--glimpse", type=int, default=TrackerConfig.glimpse_size[0])
+    p.add_argument(
+        "--correlation-stage",
+        type=int,
+        default=TrackerConfig.correlation_stage,
+        help="conv stages before the template correlation (0: none)",
+    )
     p.add_argument("--canvases", type=int, default=10_000, help="pretraining glimpse canvases")
     p.add_argument("--pretrain-batch", type=int, default=128)
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
@@ -78,7 +84,11 @@ def main() -> None:
         torch.set_num_threads(args.threads)
     timings: dict[str, float] = {}
     metrics: dict[str, object] = {}
-    model_config = TrackerConfig(context=args.context, glimpse_size=(args.glimpse, args.glimpse))
+    model_config = TrackerConfig(
+        context=args.context,
+        glimpse_size=(args.glimpse, args.glimpse),
+        correlation_stage=args.correlation_stage,
+    )
 
     t0 = time.perf_counter()
     pool = PoolConfig(num_sequences=tuple(args.pool), split="train", seed=args.seed)

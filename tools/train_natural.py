@@ -177,6 +177,7 @@ def main() -> None:
     p.add_argument("--real-clips", type=int, default=600)
     p.add_argument("--mot-clips", type=int, default=400)
     p.add_argument("--motion-clips", type=int, default=1600)
+    p.add_argument("--blur-clips", type=float, default=0.0, help="share of clips motion-blurred")
     p.add_argument("--pretrain-steps", type=int, default=400)
     p.add_argument("--canvases", type=int, default=10_000)
     p.add_argument("--steps", type=int, default=1500)
@@ -212,6 +213,7 @@ def main() -> None:
         real_clips=args.real_clips,
         mot_clips=args.mot_clips,
         motion_clips=args.motion_clips,
+        blur_clips=args.blur_clips,
         seed=args.seed,
     )
     if args.from_checkpoint is None:

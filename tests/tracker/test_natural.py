@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from ratrack.tracker.model import RecurrentTracker, TrackerConfig
-from ratrack.tracker.natural import NaturalPoolConfig, crop_clip, natural_pool
+from ratrack.tracker.natural import NaturalPoolConfig, crop_clip, motion_blur, natural_pool
 from ratrack.tracker.online import Tracker
 from ratrack.tracker.sot import SingleObjectTracker
 
@@ -53,6 +53,33 @@ def test_pool_from_real_data(data_dir):
     assert ((centre > 0) & (centre < 48)).all()  # every object is in view
     again, _ = natural_pool(data_dir, config)
     assert torch.equal(frames, again)  # a pure function of the seed
+
+
+def test_motion_blur_smears_a_point_along_a_line_and_keeps_brightness():
+    frames = np.zeros((20, 3, 31, 31), np.uint8)
+    frames[:, :, 15, 15] = 255
+    rng = np.random.default_rng(0)
+    out = motion_blur(frames, 9, rng)
+    assert out.shape == frames.shape and out.dtype == np.uint8
+    spread = (out[:, 0] > 0).reshape(20, -1).sum(1)
+    assert spread.max() >= 7 and spread.max() <= 12  # a line of up to 9 px (rounding)
+    assert (np.abs(out.reshape(20, -1).astype(int).sum(1) / 3 - 255) <= 12).all()
+    assert np.array_equal(out[:, 0], out[:, 2])  # the same kernel on every channel
+    assert np.array_equal(motion_blur(frames, 1, rng), frames)  # a 1-px line changes nothing
+
+
+def test_blurred_pool_keeps_clips_and_boxes(data_dir):
+    config = NaturalPoolConfig(length=4, out_size=48, real_clips=3, mot_clips=2, motion_clips=3)
+    frames, boxes = natural_pool(data_dir, config)
+    blurred, blurred_boxes = natural_pool(
+        data_dir, NaturalPoolConfig(**{**config.__dict__, "blur_clips": 1.0})
+    )
+    assert torch.equal(boxes, blurred_boxes)
+    assert not torch.equal(frames, blurred)
+    diff = (frames.float() - blurred.float()).abs().mean()
+    assert 0 < diff < 20  # smeared, not replaced
+    with pytest.raises(ValueError, match="blur"):
+        NaturalPoolConfig(blur_clips=1.5)
 
 
 def test_single_object_adapter_matches_the_tracker():

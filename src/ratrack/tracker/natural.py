@@ -71,6 +71,10 @@ class NaturalPoolConfig:
     mot_min_side: float = 24.0  # MOT boxes smaller than this (pixels) are not tracked
     motion_clips: int = 1600  # clips of motion on real stills
     kitti_sequences: tuple[str, ...] = ("0001",)  # labelled KITTI frames used as stills
+    # share of clips whose frames get motion blur (camera shake, as in dashcam footage): each
+    # frame of such a clip is smeared along a random direction over 1..max_blur pixels
+    blur_clips: float = 0.0
+    max_blur: int = 9
     seed: int = 0  # every clip is a pure function of this
 
     def __post_init__(self) -> None:
@@ -79,6 +83,8 @@ class NaturalPoolConfig:
             raise ValueError(f"validation sequences {sorted(bad)} must not be trained on")
         if not 0 < self.otb_fraction <= 1:
             raise ValueError(f"otb_fraction must be in (0, 1], got {self.otb_fraction}")
+        if not 0 <= self.blur_clips <= 1 or self.max_blur < 1:
+            raise ValueError(f"need 0 <= blur_clips <= 1 and max_blur >= 1: {self}")
         if self.length < 2 or self.out_size < 16 or not self.strides or min(self.strides) < 1:
             raise ValueError(f"need length >= 2, out_size >= 16 and positive strides: {self}")
         lo, hi = self.context_range
@@ -130,6 +136,32 @@ def crop_clip(
     )  # (T, S, S, 3)
     out = boxes * scale + np.tile(warp[:, 2], 2)
     return frames.transpose(0, 3, 1, 2), out.astype(np.float32)
+
+
+def motion_blur(frames: np.ndarray, max_length: int, rng: np.random.Generator) -> np.ndarray:
+    """``frames`` ``(T, C, H, W)`` uint8, each smeared by its own linear kernel: a line of
+    ``1..max_length`` pixels at a uniform angle (a line of one pixel leaves the frame as is)."""
+    import cv2
+
+    out = np.empty_like(frames)
+    for t, frame in enumerate(frames):
+        length = int(rng.integers(1, max_length + 1))
+        angle = rng.uniform(0, math.pi)
+        size = length + 1 - length % 2  # odd, so the kernel has a centre
+        kernel = np.zeros((size, size), np.float32)
+        c, r = size // 2, (length - 1) / 2
+        dx, dy = r * math.cos(angle), r * math.sin(angle)
+        cv2.line(
+            kernel,
+            (round(c - dx), round(c - dy)),
+            (round(c + dx), round(c + dy)),
+            1.0,
+            thickness=1,
+        )
+        kernel /= kernel.sum()
+        blurred = cv2.filter2D(frame.transpose(1, 2, 0), -1, kernel, borderType=cv2.BORDER_REFLECT)
+        out[t] = blurred.reshape(frame.shape[1], frame.shape[2], -1).transpose(2, 0, 1)
+    return out
 
 
 def _real_clips(seq, n: int, config: NaturalPoolConfig, rng: np.random.Generator):
@@ -243,6 +275,10 @@ def natural_pool(root: str | Path, config: NaturalPoolConfig) -> tuple[torch.Ten
         frames = np.rint(sample.frames * 255).astype(np.uint8)
         clips.append((frames, sample.boxes))
     log.info("natural pool: %d real, %d MOT, %d motion clips", n_real, n_mot, len(motion))
+    if config.blur_clips > 0:
+        blur_rng = np.random.default_rng((config.seed, 1))  # the clips above are unchanged
+        for i in np.flatnonzero(blur_rng.random(len(clips)) < config.blur_clips):
+            clips[i] = (motion_blur(clips[i][0], config.max_blur, blur_rng), clips[i][1])
     frames = torch.from_numpy(np.stack([c[0] for c in clips]))  # (N, T, 3, S, S)
     boxes = torch.from_numpy(np.stack([c[1] for c in clips]))[:, :, None]  # (N, T, 1, 4)
     return frames, boxes

@@ -61,6 +61,12 @@ def main() -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--workers", type=int, default=1, help="processes generating the pools")
     p.add_argument("--train-seconds", type=float, default=None, help="stop training after this")
+    p.add_argument(
+        "--stop-step",
+        type=int,
+        default=None,
+        help="stop training at this step (learning-rate schedule and curriculum still of --steps)",
+    )
     p.add_argument("--compare-seconds", type=float, default=None, help="limit of the scratch run")
     p.add_argument("--context", type=float, default=TrackerConfig.context)
     p.add_argument("--glimpse", type=int, default=TrackerConfig.glimpse_size[0])
@@ -126,6 +132,8 @@ def main() -> None:
         checkpoint_every=250,
         log_every=25,
     )
+    if args.stop_step is not None:
+        tconfig = dataclasses.replace(tconfig, steps=args.stop_step, schedule_steps=args.steps)
     t0 = time.perf_counter()
     torch.manual_seed(args.seed)
     model = RecurrentTracker(config=model_config)

@@ -6,9 +6,11 @@ from ratrack.tracker.bmnist import evaluate_bmnist, evaluation_clips
 from ratrack.tracker.demo import DemoConfig, run_demo
 from ratrack.tracker.online import Tracker, pretrained_path
 
-# The shipped weights score a mean IoU of 0.934 on these 50 one-digit sequences (test-split
-# digits, seed 7); the floor leaves room for CPU/BLAS rounding, not for a worse model.
-ONE_DIGIT_FLOOR = 0.90
+# The shipped weights score a mean IoU of 0.906 on these 50 one-digit sequences and 0.789 on
+# 50 two-digit ones (test-split digits, seed 7); the floors leave room for CPU/BLAS rounding,
+# not for a worse model.
+ONE_DIGIT_FLOOR = 0.88
+TWO_DIGIT_FLOOR = 0.75
 
 
 def test_weights_are_small_and_load_weights_only():
@@ -20,9 +22,10 @@ def test_weights_are_small_and_load_weights_only():
 
 def test_shipped_weights_track_unseen_digits():
     tracker = Tracker.from_pretrained("bmnist")
-    frames, boxes = evaluation_clips(50, num_digits=1, seed=7)
-    scores = evaluate_bmnist(tracker.model, frames, boxes)
-    assert scores["mean_iou"] > ONE_DIGIT_FLOOR, scores
+    for digits, floor in ((1, ONE_DIGIT_FLOOR), (2, TWO_DIGIT_FLOOR)):
+        frames, boxes = evaluation_clips(50, num_digits=digits, seed=7)
+        scores = evaluate_bmnist(tracker.model, frames, boxes)
+        assert scores["mean_iou"] > floor, (digits, scores)
 
 
 def test_demo_scores_and_writes_a_video(tmp_path):

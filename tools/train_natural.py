@@ -76,11 +76,11 @@ def choose_size_rate(
 ) -> tuple[RecurrentTracker, dict[float, float]]:
     """The model with the ``size_rate`` whose mean IoU over ``tails`` is best (ties: the
     larger rate), and every rate's score."""
-    scores = {}
+    scores, candidates = {}, {}
     for rate in sorted(rates, reverse=True):
         candidate = RecurrentTracker(config=dataclasses.replace(model.config, size_rate=rate))
         candidate.load_state_dict(model.state_dict())
-        candidate.eval()
+        candidates[rate] = candidate.eval()
         ious = [
             evaluate_sot(t, trackers={"r": SingleObjectTracker(Tracker(model=candidate))})
             .results["r"]
@@ -90,9 +90,7 @@ def choose_size_rate(
         scores[rate] = sum(ious) / len(ious)
         log.info("size rate %.2f: held-out mean IoU %.3f", rate, scores[rate])
     best = max(scores, key=lambda r: (scores[r], r))
-    chosen = RecurrentTracker(config=dataclasses.replace(model.config, size_rate=best))
-    chosen.load_state_dict(model.state_dict())
-    return chosen.eval(), scores
+    return candidates[best], scores
 
 
 def validate(model: RecurrentTracker, data: Path, peers: list[str]) -> dict:

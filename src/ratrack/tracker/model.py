@@ -301,11 +301,11 @@ class ConvNet(nn.Module):
         self.mean, self.std = config.pixel_mean, config.pixel_std
 
     def forward(self, glimpses: Tensor) -> Tensor:
-        x = self.stages((glimpses - self.mean) / self.std)  # (B, c, h', w')
-        return F.relu(self.project(x.flatten(1)))  # (B, F)
+        return self.features_and_map(glimpses, 0)[0]  # (B, F)
 
     def features_and_map(self, glimpses: Tensor, stage: int) -> tuple[Tensor, Tensor]:
-        """Features ``(B, F)`` and the feature map after ``stage`` conv stages (>= 1)."""
+        """Features ``(B, F)`` and the feature map after ``stage`` conv stages (0: the
+        normalized glimpse)."""
         x = (glimpses - self.mean) / self.std
         kept = x
         for i, layer in enumerate(self.stages):

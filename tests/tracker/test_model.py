@@ -2,6 +2,7 @@ import math
 
 import pytest
 import torch
+import torch.nn.functional as F
 from torch import nn
 from tracker_helpers import TINY, square_clips
 
@@ -10,6 +11,7 @@ from ratrack.boxes import boxes_in_windows, window_deltas
 from ratrack.tracker.model import (
     RecurrentTracker,
     TrackerConfig,
+    box_masks,
     correlation_response,
     draw_glimpses,
     response_features,
@@ -89,6 +91,83 @@ def test_correlation_peaks_where_the_template_moved():
     torch.testing.assert_close(
         features[:, -3:-1], torch.tensor([[-0.1, 0.2]] * 2), atol=1e-3, rtol=0
     )
+
+
+def test_masked_correlation_counts_only_the_masked_cells():
+    g = torch.Generator().manual_seed(1)
+    maps = torch.rand(2, 3, 12, 12, generator=g)
+    full = torch.ones(2, 1, 4, 4)
+    torch.testing.assert_close(  # an all-ones mask is no mask
+        correlation_response(maps, template_kernels(maps, (4, 4), full), full),
+        correlation_response(maps, template_kernels(maps, (4, 4))),
+    )
+    mask = torch.zeros(2, 1, 4, 4)
+    mask[:, :, :, 1:3] = 1  # the middle two columns: a tall box
+    kernels = template_kernels(maps, (4, 4), mask)
+    assert (kernels * (1 - mask)).abs().max() == 0
+    torch.testing.assert_close(kernels.flatten(1).norm(dim=1), torch.ones(2))
+    # what lies outside the mask does not change the response
+    changed = maps.clone()
+    changed[:, :, 4:8, 4] = 5.0
+    changed[:, :, 4:8, 7] = -3.0
+    centre = correlation_response(changed, kernels, mask)[:, 6, 6]
+    torch.testing.assert_close(centre, torch.ones(2))
+    moved = torch.roll(maps, shifts=(1, 2), dims=(2, 3))
+    assert (correlation_response(moved, kernels, mask).flatten(1).argmax(1) == 7 * 13 + 8).all()
+
+
+def test_box_masks_cover_the_box_share_of_the_template():
+    # a box half as wide as tall, centred, filling the kernel's height (context 2, size 16: k 8)
+    rel = torch.tensor([[-0.25, -0.5, 0.25, 0.5], [-0.01, -0.01, 0.01, 0.01]])
+    masks = box_masks(rel, 16, 8)
+    assert masks.shape == (2, 1, 8, 8)
+    assert masks[0, 0].sum(0).tolist() == [0, 0, 8, 8, 8, 8, 0, 0]  # four middle columns
+    assert masks[0, 0].sum(1).tolist() == [4] * 8  # every row
+    assert masks[1].sum() == 4  # a tiny box still keeps the four central cells
+
+
+def _textured_frames(shift: tuple[float, float], scale: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """A random texture patch (box 40, 40, 64, 76) on noise, and the same patch moved by
+    ``shift`` and scaled by ``scale`` about its centre: frames ``(2, 3, 128, 128)``, box."""
+    g = torch.Generator().manual_seed(3)
+    patch = torch.rand(1, 3, 36, 24, generator=g)
+    background = 0.5 * torch.rand(3, 128, 128, generator=g)
+    box = torch.tensor([40.0, 40.0, 64.0, 76.0])
+    frames = background.expand(2, -1, -1, -1).clone()
+    frames[0, :, 40:76, 40:64] = patch[0]
+    h, w = round(36 * scale), round(24 * scale)
+    top, left = round(58 + shift[1] - h / 2), round(52 + shift[0] - w / 2)
+    frames[1, :, top : top + h, left : left + w] = F.interpolate(patch, (h, w), mode="bilinear")[0]
+    return frames, box
+
+
+@pytest.mark.parametrize(
+    ("shift", "scale"), [((6.0, -4.0), 1.0), ((-3.0, 5.0), 1.1), ((2.0, 2.0), 1 / 1.1)]
+)
+def test_template_matching_finds_the_moved_and_scaled_target(shift, scale):
+    model = RecurrentTracker(
+        config=TrackerConfig(
+            in_channels=3,
+            glimpse_size=(16, 16),
+            conv_channels=(8,),
+            feature_size=16,
+            hidden_size=16,
+            head_hidden=16,
+            match_size=48,
+            match_scales=(1 / 1.1, 1.0, 1.1),
+            match_penalty=0.99,
+        )
+    ).eval()
+    frames, box = _textured_frames(shift, scale)
+    state = model.init_state(frames[:1], box[None])
+    k = model.config.match_kernel
+    assert k == 16 and state.match.shape == (1, 4 * k * k)
+    out, _ = model.step(frames[1:], state)  # an untrained head keeps the matched box
+    cx, cy = 52 + shift[0], 58 + shift[1]
+    expected = torch.tensor([[cx - 12 * scale, cy - 18 * scale, cx + 12 * scale, cy + 18 * scale]])
+    cell = 3 * 36 * scale / 48  # one glimpse pixel of the chosen search window, in frame pixels
+    torch.testing.assert_close(out.box, expected, atol=cell, rtol=0)
+    assert len(model.read_windows(state)) == 4  # the window and three search windows
 
 
 def test_batched_step_equals_objects_one_at_a_time():
@@ -195,6 +274,11 @@ def test_probe_grid_exposes_window_gradients():
         {"correlation_stage": -1},
         {"size_rate": 0.0},
         {"size_rate": 1.5},
+        {"match_size": 7},
+        {"match_size": 4},
+        {"match_scales": ()},
+        {"match_scales": (0.0, 1.0)},
+        {"match_penalty": 0.0},
     ],
 )
 def test_bad_config_raises(changes):

@@ -11,6 +11,7 @@ from ratrack.tracker.model import RecurrentTracker
 from ratrack.tracker.online import Tracker
 
 CORRELATING = dataclasses.replace(TINY, correlation_stage=1)
+MATCHING = dataclasses.replace(TINY, match_size=16, match_scales=(0.8, 1.0, 1.5), size_rate=0.5)
 
 
 def _tracker(config=TINY) -> Tracker:
@@ -40,7 +41,7 @@ def test_init_update_ids_and_formats():
     )
 
 
-@pytest.mark.parametrize("config", [TINY, CORRELATING])
+@pytest.mark.parametrize("config", [TINY, CORRELATING, MATCHING])
 def test_online_matches_model_forward(config):
     tracker = _tracker(config)
     clips = square_clips(1, 4, seed=5)
@@ -50,7 +51,7 @@ def test_online_matches_model_forward(config):
     np.testing.assert_allclose(online, offline, atol=1e-4)
 
 
-@pytest.mark.parametrize("config", [TINY, CORRELATING])
+@pytest.mark.parametrize("config", [TINY, CORRELATING, MATCHING])
 def test_add_and_remove_between_frames_keeps_other_tracks(config):
     clips = square_clips(3, 4, seed=6)
     frame = lambda t: clips.frames[0, t]  # noqa: E731  all objects in clip 0's frames
@@ -96,11 +97,12 @@ def test_bad_inputs_raise():
         Tracker.from_pretrained("imagenet")  # neither a shipped name nor a file
 
 
-def test_update_reads_only_the_glimpse_region_with_full_frame_results():
+@pytest.mark.parametrize("config", [TINY, MATCHING])
+def test_update_reads_only_the_glimpse_region_with_full_frame_results(config):
     from ratrack.tracker.online import glimpse_region
 
     torch.manual_seed(0)
-    model = RecurrentTracker(config=TINY)
+    model = RecurrentTracker(config=config)
     rng = np.random.default_rng(0)
     frames = [rng.integers(0, 255, (120, 200), dtype=np.uint8) for _ in range(4)]
     # one object near the top-left corner (its window leaves the frame), one in the middle
@@ -109,7 +111,7 @@ def test_update_reads_only_the_glimpse_region_with_full_frame_results():
     cropped.init(frames[0], boxes, fmt="xyxy")
     reference = Tracker(model=model)
     reference.init(frames[0], boxes, fmt="xyxy")
-    region = glimpse_region(cropped._state.window, 120, 200)
+    region = glimpse_region(model.read_windows(cropped._state), 120, 200)
     assert region is not None and region[:2] == (0, 0) and region[2] < 200 and region[3] < 120
     for frame in frames[1:]:
         out = cropped.update(frame)

@@ -27,6 +27,15 @@ peaking where the target is), its soft-argmax and its peak. Correlation is an in
 that holds for any appearance, which a tracker trained on little real video needs; without it
 (``k = 0``, the Bouncing MNIST model) ``c_t`` is empty.
 
+With ``match_size = S > 0`` (the natural-video model) the comparison is also made at pixel level
+the way SiamFC searches scales: ``S x S`` glimpses centred on ``a_t``, of side ``context`` times
+the last box's long side times each of ``match_scales``, are searched for the first frame's
+template (its glimpse's central patch, masked to the box's shape) by normalized
+cross-correlation. The best peak gives a matched box ``m_t`` (the last box's size times the
+peak's scale), ``c_t`` gains the match's displacement, peak and log scale, and the tracking head
+outputs deltas from ``m_t`` (starting at zero) instead of a box in the window. Matching has no
+parameters, so it holds for any appearance; the learned parts refine its box.
+
 The localization head predicts its deltas relative to the window re-centred on its own box
 estimate ``w(b_t)`` (``recenter=True``; with ``False`` relative to ``a_t`` itself): the head then
 only has to learn the motion to the next frame (velocity, bounces), not to re-find the object
@@ -100,6 +109,14 @@ class TrackerConfig:
     # cross-correlation of the conv net's feature maps after this many stages (a SiamFC-style
     # response map, see correlation_response); 0: the template vector f_0 is the only comparison.
     correlation_stage: int = 0
+    # > 0: template matching at pixel level (SiamFC's scale search, Bertinetto et al. 2016):
+    # each step cuts match_size x match_size glimpses around the window's centre, sized by the
+    # last box and scaled by each of match_scales, finds the first frame's box-shaped template
+    # in them by normalized cross-correlation, and the tracking head refines the matched box
+    # (deltas from it) instead of placing a box in the window; 0: off.
+    match_size: int = 0
+    match_scales: tuple[float, ...] = (1 / 1.05, 1.0, 1.05)
+    match_penalty: float = 0.97  # a peak found at a scale other than 1 counts this much
 
     def __post_init__(self) -> None:
         if self.in_channels <= 0 or self.feature_size <= 0 or self.hidden_size <= 0:
@@ -130,6 +147,12 @@ class TrackerConfig:
                 f"correlation_stage must be in [0, {len(self.conv_channels)}], "
                 f"got {self.correlation_stage}"
             )
+        if self.match_size and (self.match_size < 8 or self.match_size % 2):
+            raise ValueError(f"match_size must be 0 or an even side >= 8, got {self.match_size}")
+        if not self.match_scales or min(self.match_scales) <= 0:
+            raise ValueError(f"match_scales must be positive, got {self.match_scales}")
+        if not 0 < self.match_penalty <= 1:
+            raise ValueError(f"match_penalty must be in (0, 1], got {self.match_penalty}")
 
     @property
     def correlation_map(self) -> tuple[int, int]:
@@ -148,12 +171,23 @@ class TrackerConfig:
         return sides[0], sides[1]
 
     @property
-    def correlation_size(self) -> int:
-        """Width of the comparison features: the response map, its soft-argmax and its peak."""
-        if not self.correlation_stage:
+    def match_kernel(self) -> int:
+        """Side of the square matching template: the box's long side in a match glimpse, made
+        even like ``match_size`` (0 when matching is off)."""
+        if not self.match_size:
             return 0
+        k = max(2, round(self.match_size / self.context))
+        return k + k % 2
+
+    @property
+    def correlation_size(self) -> int:
+        """Width of the comparison features: the response map, its soft-argmax and its peak;
+        with matching on, 4 more (the match's displacement, peak and log scale)."""
+        size = 4 if self.match_size else 0
+        if not self.correlation_stage:
+            return size
         (h, w), (kh, kw) = self.correlation_map, self.correlation_kernel
-        return (h + 1 - kh % 2) * (w + 1 - kw % 2) + 3
+        return size + (h + 1 - kh % 2) * (w + 1 - kw % 2) + 3
 
 
 class TrackerState(NamedTuple):
@@ -165,6 +199,7 @@ class TrackerState(NamedTuple):
     box: Tensor  # (B, 4) xyxy last box b_{t-1}
     template: Tensor  # (B, F) first-frame glimpse features f_0
     kernel: Tensor  # (B, c*kh*kw) first-frame target patch of the feature map; (B, 0) when off
+    match: Tensor  # (B, (C+1)*k*k) matching template and its box mask as one more channel; (B, 0)
 
 
 class StepOutput(NamedTuple):
@@ -233,28 +268,37 @@ def draw_glimpses(frames: Tensor, windows: Tensor, size: tuple[int, int]) -> Ten
     return fy[:, None] @ frames @ fx[:, None].transpose(-1, -2)  # (B, C, h, w)
 
 
-def cut_glimpses(frames: Tensor, windows: Tensor, config: TrackerConfig) -> Tensor:
-    """Glimpses ``(B, C, h, w)`` at xyxy ``windows`` ``(B, 4)`` with ``config``'s grid generator."""
+def cut_glimpses(
+    frames: Tensor, windows: Tensor, config: TrackerConfig, size: tuple[int, int] | None = None
+) -> Tensor:
+    """Glimpses ``(B, C, h, w)`` at xyxy ``windows`` ``(B, 4)`` with ``config``'s grid generator
+    (``size``: ``(h, w)``, default ``config.glimpse_size``)."""
+    size = size or config.glimpse_size
     if config.grid_generator == "stn":
-        return extract_glimpses(frames, windows, config.glimpse_size)
-    return draw_glimpses(frames, windows, config.glimpse_size)
+        return extract_glimpses(frames, windows, size)
+    return draw_glimpses(frames, windows, size)
 
 
-def template_kernels(maps: Tensor, size: tuple[int, int]) -> Tensor:
+def template_kernels(maps: Tensor, size: tuple[int, int], mask: Tensor | None = None) -> Tensor:
     """The central ``size`` patch of feature ``maps`` ``(B, c, h, w)``, zero-mean and unit-norm
-    per object: ``(B, c, kh, kw)``."""
+    per object: ``(B, c, kh, kw)``. With a ``mask`` ``(B, 1, kh, kw)`` of zeros and ones only
+    the masked cells count (mean and norm over them) and the others are zero."""
     kh, kw = size
     _, _, h, w = maps.shape
     top, left = (h - kh) // 2, (w - kw) // 2
     patch = maps[:, :, top : top + kh, left : left + kw]
-    patch = patch - patch.mean((1, 2, 3), keepdim=True)
+    if mask is None:
+        mask = patch.new_ones(1, 1, kh, kw)
+    cells = (mask.sum((1, 2, 3), keepdim=True) * patch.shape[1]).clamp(min=1)
+    patch = (patch - (patch * mask).sum((1, 2, 3), keepdim=True) / cells) * mask
     return patch / patch.flatten(1).norm(dim=1).clamp(min=1e-6)[:, None, None, None]
 
 
-def correlation_response(maps: Tensor, kernels: Tensor) -> Tensor:
+def correlation_response(maps: Tensor, kernels: Tensor, mask: Tensor | None = None) -> Tensor:
     """Normalized cross-correlation of each object's ``kernels`` ``(B, c, kh, kw)`` (from
-    :func:`template_kernels`) over its feature ``maps`` ``(B, c, h, w)``, zero-padded by half a
-    kernel: ``(B, h', w')`` in [-1, 1], ``h' = h + 1`` for an even kernel side, ``h`` for an odd.
+    :func:`template_kernels`, with the same ``mask`` if it had one) over its feature ``maps``
+    ``(B, c, h, w)``, zero-padded by half a kernel: ``(B, h', w')`` in [-1, 1], ``h' = h + 1``
+    for an even kernel side, ``h`` for an odd.
 
     Entry ``(i, j)`` compares the template with the patch centred ``(i - (h'-1)/2, j - (w'-1)/2)``
     cells from the map's centre: a target that did not move peaks at the middle entry.
@@ -263,12 +307,32 @@ def correlation_response(maps: Tensor, kernels: Tensor) -> Tensor:
     kh, kw = kernels.shape[-2:]
     pad = (kh // 2, kw // 2)
     dot = F.conv2d(maps.reshape(1, B * c, h, w), kernels, padding=pad, groups=B)[0]
-    ones = maps.new_ones(1, 1, kh, kw)
-    total = F.conv2d(maps.sum(1, keepdim=True), ones, padding=pad)[:, 0]  # (B, h', w')
-    squares = F.conv2d(maps.square().sum(1, keepdim=True), ones, padding=pad)[:, 0]
-    n = c * kh * kw
+    if mask is None:
+        window, groups, n = maps.new_ones(1, 1, kh, kw), 1, c * kh * kw
+        sums = maps.sum(1, keepdim=True), maps.square().sum(1, keepdim=True)  # (B, 1, h, w)
+    else:  # per-object masks: one group each
+        window, groups = mask, B
+        n = (c * mask.sum((1, 2, 3)))[:, None, None].clamp(min=1)  # (B, 1, 1)
+        sums = maps.sum(1)[None], maps.square().sum(1)[None]  # (1, B, h, w)
+    total, squares = (
+        F.conv2d(x, window, padding=pad, groups=groups).view(B, *dot.shape[1:]) for x in sums
+    )
     spread = (squares - total.square() / n).clamp(min=0)  # sum of squared deviations per patch
     return dot / (spread + 1e-6).sqrt()  # (B, h', w')
+
+
+def box_masks(box_in_window: Tensor, size: int, kernel: int) -> Tensor:
+    """``(B, 1, kernel, kernel)``: which cells of the central ``kernel`` square of a ``size``
+    glimpse lie inside the box (``box_in_window`` ``(B, 4)`` in the window's normalized
+    coordinates); the cells nearest the centre always count."""
+    centres = (torch.arange(kernel, device=box_in_window.device) + 0.5 - kernel / 2) * 2 / size
+    x1, y1, x2, y2 = box_in_window[:, :, None].unbind(1)  # (B, 1) each
+    cell = 1.0 / size  # half a cell in normalized coordinates
+    cx, cy = (x1 + x2) / 2, (y1 + y2) / 2
+    rx, ry = ((x2 - x1) / 2).clamp(min=cell), ((y2 - y1) / 2).clamp(min=cell)
+    inside_x = (centres[None] - cx).abs() <= rx + 1e-6  # (B, k)
+    inside_y = (centres[None] - cy).abs() <= ry + 1e-6
+    return (inside_y[:, :, None] & inside_x[:, None, :]).to(box_in_window.dtype)[:, None]
 
 
 def response_features(response: Tensor, sharpness: float = 20.0) -> Tensor:
@@ -347,6 +411,9 @@ class RecurrentTracker(nn.Module):
         edge = math.atanh(1.0 / c.context)
         with torch.no_grad():
             self.track_head[-1].bias.copy_(torch.tensor([-edge, -edge, edge, edge]))
+        if c.match_size:  # the head refines the matched box: it starts at "keep it"
+            nn.init.zeros_(self.track_head[-1].weight)
+            nn.init.zeros_(self.track_head[-1].bias)
 
     # -- pieces ------------------------------------------------------------------------------
     def glimpse(self, frames: Tensor, windows: Tensor) -> Tensor:
@@ -386,6 +453,65 @@ class RecurrentTracker(nn.Module):
         m = self.config.max_delta_log_scale
         return torch.cat((raw[:, :2], m * torch.tanh(raw[:, 2:] / m)), 1)
 
+    def match_windows(self, windows: Tensor, boxes: Tensor) -> Tensor:
+        """``(B, S, 4)`` xyxy windows the template is searched in: centred on ``windows``,
+        side ``context`` times the long side of ``boxes``, times each of ``match_scales``."""
+        c = self.config
+        cx, cy, _, _ = convert_boxes(windows, "xyxy", "cxcywh").unbind(-1)
+        _, _, w, h = convert_boxes(boxes, "xyxy", "cxcywh").unbind(-1)
+        side = (c.context * torch.maximum(w, h)).clamp(min=c.min_window)  # (B,)
+        scales = side.new_tensor(c.match_scales)  # (S,)
+        sides = side[:, None] * scales  # (B, S)
+        centre = torch.stack((cx, cy), -1)[:, None].expand(-1, len(scales), -1)
+        return convert_boxes(
+            torch.cat((centre, sides[..., None].expand(-1, -1, 2)), -1), "cxcywh", "xyxy"
+        )
+
+    def read_windows(self, state: TrackerState) -> Tensor:
+        """``(N, 4)`` xyxy: every window the next :meth:`step` of ``state`` cuts a glimpse at."""
+        if not self.config.match_size:
+            return state.window
+        return torch.cat((state.window, self.match_windows(state.window, state.box).flatten(0, 1)))
+
+    @torch.no_grad()
+    def _match(self, frames: Tensor, state: TrackerState) -> tuple[Tensor, Tensor]:
+        """Template matching: the matched boxes ``(B, 4)`` and the match features ``(B, 4)``
+        (displacement from the window's centre in search-window sides, peak, log scale).
+
+        The best peak over the scales (those other than 1 discounted by ``match_penalty``)
+        places the box; its size is the last box's times that scale."""
+        c = self.config
+        B, S, k = state.box.shape[0], c.match_size, c.match_kernel
+        windows = self.match_windows(state.window, state.box)  # (B, n, 4)
+        packed = state.match.view(B, -1, k, k)
+        kernels, mask = packed[:, :-1], packed[:, -1:]
+        responses = torch.stack(
+            [
+                correlation_response(cut_glimpses(frames, windows[:, i], c, (S, S)), kernels, mask)
+                for i in range(windows.shape[1])
+            ],
+            1,
+        )  # (B, n, S+1, S+1)
+        scales = responses.new_tensor(c.match_scales)
+        discount = torch.where(scales == 1, 1.0, c.match_penalty)
+        peaks = responses.flatten(2).amax(2) * discount  # (B, n)
+        best = peaks.argmax(1)  # (B,)
+        rows = torch.arange(B, device=best.device)
+        chosen = responses[rows, best].flatten(1)  # (B, (S+1)^2)
+        where = chosen.argmax(1)
+        side = S + 1
+        shift = torch.stack((where % side, where // side), -1).to(chosen.dtype) - S / 2  # cells
+        search = windows[rows, best]  # (B, 4)
+        extent = (search[:, 2] - search[:, 0])[:, None]  # (B, 1) search window side in pixels
+        _, _, w, h = convert_boxes(state.box, "xyxy", "cxcywh").unbind(-1)
+        centre = (search[:, :2] + search[:, 2:]) / 2 + shift * extent / S
+        scale = scales[best]
+        matched = torch.stack((centre[:, 0], centre[:, 1], w * scale, h * scale), -1)
+        features = torch.cat(
+            (shift / S, chosen.gather(1, where[:, None]), scale.log()[:, None]), 1
+        )  # (B, 4)
+        return convert_boxes(matched, "cxcywh", "xyxy"), features
+
     def _look(self, frames: Tensor, windows: Tensor) -> tuple[Tensor, Tensor | None]:
         """Glimpse features ``(B, F)`` and, with correlation on, the feature map it compares."""
         glimpses = self.glimpse(frames, windows)
@@ -412,10 +538,17 @@ class RecurrentTracker(nn.Module):
         if maps is not None:
             kernel = template_kernels(maps, self.config.correlation_kernel).flatten(1)
         rel = boxes_in_windows(boxes, windows)  # (B, 4)
+        match = template.new_zeros(B, 0)
+        if self.config.match_size:
+            size, k = self.config.match_size, self.config.match_kernel
+            with torch.no_grad():
+                glimpses = cut_glimpses(frames, windows, self.config, (size, size))
+                mask = box_masks(rel, size, k)
+                match = torch.cat((template_kernels(glimpses, (k, k), mask), mask), 1).flatten(1)
         hidden = torch.tanh(self.init_rnn(torch.cat((template, rel), 1)))  # (B, D)
         cell_size = self.config.hidden_size if self.config.rnn_type == "lstm" else 0
         cell = hidden.new_zeros(B, cell_size)
-        return TrackerState(hidden, cell, windows, boxes, template, kernel)
+        return TrackerState(hidden, cell, windows, boxes, template, kernel, match)
 
     def step(
         self, frames: Tensor, state: TrackerState, *, grid_window: Tensor | None = None
@@ -435,6 +568,9 @@ class RecurrentTracker(nn.Module):
         if maps is not None:
             kernels = state.kernel.view(B, maps.shape[1], *c.correlation_kernel)
             compared = response_features(correlation_response(maps, kernels))
+        if c.match_size:
+            matched, match_features = self._match(frames, state)
+            compared = torch.cat((compared, match_features), 1)
         prev = boxes_in_windows(state.box, window).clamp(-3, 3)  # (B, 4)
         x = torch.cat((features, state.template, prev, compared), 1)  # (B, 2F + 4 + corr)
         if c.rnn_type == "gru":
@@ -444,8 +580,12 @@ class RecurrentTracker(nn.Module):
         head_in = torch.cat(
             (hidden, compared, features) if c.box_from_features else (hidden, compared), 1
         )
-        rel = torch.tanh(self.track_head(head_in))  # (B, 4)
-        box = boxes_from_windows(rel, window)
+        if c.match_size:  # deltas from the matched box
+            box = apply_window_deltas(matched, self._residual(self.track_head(head_in)))
+            rel = boxes_in_windows(box, window)
+        else:
+            rel = torch.tanh(self.track_head(head_in))  # (B, 4)
+            box = boxes_from_windows(rel, window)
         if c.size_rate < 1:
             box = self._damp_size(box, state.box)
             rel = boxes_in_windows(box, window)

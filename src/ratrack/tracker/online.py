@@ -235,7 +235,7 @@ class Tracker:
             return np.zeros((0, 4), dtype=np.float32)
         state, shift = self._state, None
         if isinstance(frame, np.ndarray) and self.model.config.grid_generator == "stn":
-            region = glimpse_region(state.window, frame.shape[0], frame.shape[1])
+            region = glimpse_region(self.model.read_windows(state), *frame.shape[:2])
             if region is not None:
                 x0, y0, x1, y1 = region
                 frame = frame[y0:y1, x0:x1]

@@ -116,6 +116,7 @@ def train(args: argparse.Namespace, pool: NaturalPoolConfig) -> tuple[RecurrentT
         sampler,
         glimpse_size=(args.glimpse, args.glimpse),
         correlation_stage=args.correlation_stage,
+        match_size=args.match_size,
     )
 
     start = time.perf_counter()
@@ -140,6 +141,8 @@ def train(args: argparse.Namespace, pool: NaturalPoolConfig) -> tuple[RecurrentT
         curriculum=tuple(zip((0, steps // 8, steps // 4, steps // 2), lengths, strict=False)),
         checkpoint_every=250,
     )
+    if args.stop_step is not None:
+        train_config = dataclasses.replace(train_config, steps=args.stop_step, schedule_steps=steps)
     torch.manual_seed(args.seed)
     model = RecurrentTracker(config=model_config)
     load_pretrained_conv(model, pre_path)
@@ -184,15 +187,24 @@ def main() -> None:
     p.add_argument(
         "--correlation-stage",
         type=int,
-        default=2,
-        help="conv stages before the template correlation (0: none)",
+        default=0,
+        help="conv stages before the feature-map correlation (0: none)",
+    )
+    p.add_argument(
+        "--match-size", type=int, default=64, help="template matching glimpse side (0: none)"
     )
     p.add_argument(
         "--size-rates",
-        default="1,0.5,0.3,0.2,0.1",
+        default="1,0.6,0.3,0.1",
         help="size_rate values tried on the held-out OTB tails; the best is shipped",
     )
     p.add_argument("--train-seconds", type=float, default=None, help="stop training early")
+    p.add_argument(
+        "--stop-step",
+        type=int,
+        default=None,
+        help="stop training at this step (learning-rate schedule and curriculum still of --steps)",
+    )
     p.add_argument(
         "--from-checkpoint",
         type=Path,

@@ -454,14 +454,15 @@ class RecurrentTracker(nn.Module):
         return torch.cat((raw[:, :2], m * torch.tanh(raw[:, 2:] / m)), 1)
 
     def match_windows(self, windows: Tensor, boxes: Tensor) -> Tensor:
-        """``(B, S, 4)`` xyxy windows the template is searched in: centred on ``windows``,
-        side ``context`` times the long side of ``boxes``, times each of ``match_scales``."""
+        """``(B, n, 4)`` xyxy windows the template is searched in: centred on ``windows``,
+        side ``context`` times the long side of ``boxes``, times each of the ``n``
+        ``match_scales``."""
         c = self.config
         cx, cy, _, _ = convert_boxes(windows, "xyxy", "cxcywh").unbind(-1)
         _, _, w, h = convert_boxes(boxes, "xyxy", "cxcywh").unbind(-1)
         side = (c.context * torch.maximum(w, h)).clamp(min=c.min_window)  # (B,)
-        scales = side.new_tensor(c.match_scales)  # (S,)
-        sides = side[:, None] * scales  # (B, S)
+        scales = side.new_tensor(c.match_scales)  # (n,)
+        sides = side[:, None] * scales  # (B, n)
         centre = torch.stack((cx, cy), -1)[:, None].expand(-1, len(scales), -1)
         return convert_boxes(
             torch.cat((centre, sides[..., None].expand(-1, -1, 2)), -1), "cxcywh", "xyxy"

@@ -97,7 +97,11 @@ def test_bad_inputs_raise():
         Tracker.from_pretrained("imagenet")  # neither a shipped name nor a file
 
 
-@pytest.mark.parametrize("config", [TINY, MATCHING])
+# one search window 1.5 times the box's: the crop must take what it reads beyond the window
+WIDE_MATCH = dataclasses.replace(MATCHING, match_scales=(1.5,))
+
+
+@pytest.mark.parametrize("config", [TINY, WIDE_MATCH])
 def test_update_reads_only_the_glimpse_region_with_full_frame_results(config):
     from ratrack.tracker.online import glimpse_region
 

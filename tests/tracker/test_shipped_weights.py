@@ -1,5 +1,7 @@
-"""The shipped Bouncing MNIST weights load and track unseen digits (see weights/bmnist.md)."""
+"""The shipped weights are small and load; the Bouncing MNIST ones track unseen digits (see
+weights/bmnist.md; the natural ones: test_shipped_natural.py)."""
 
+import pytest
 import torch
 
 from ratrack.tracker.bmnist import evaluate_bmnist, evaluation_clips
@@ -13,8 +15,9 @@ ONE_DIGIT_FLOOR = 0.88
 TWO_DIGIT_FLOOR = 0.75
 
 
-def test_weights_are_small_and_load_weights_only():
-    path = pretrained_path("bmnist")
+@pytest.mark.parametrize("name", ["bmnist", "natural"])
+def test_weights_are_small_and_load_weights_only(name):
+    path = pretrained_path(name)
     assert path.stat().st_size < 10 * 2**20
     payload = torch.load(path, weights_only=True)
     assert payload["kind"] == "tracker" and payload["optimizer"] is None

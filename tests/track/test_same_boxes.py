@@ -1,0 +1,76 @@
+"""The shipped weights give the same boxes as before the renovation (issue #12).
+
+``same_boxes.npz`` was recorded from the code before the layout moved (commit 6e58b76) by
+running this file as a script; every later change must reproduce it to float rounding. It holds
+the boxes of ``bmnist.pt`` on 20 Bouncing MNIST test clips and of ``natural.pt`` on the whole of
+``otb/BlurCar2`` and ``otb/Crossing``, each tracked from the first ground-truth box through the
+public :class:`ratrack.Tracker` API on one thread.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from ratrack import Tracker
+from ratrack.datasets.sequences import open_sequence
+from ratrack.tracker.bmnist import TEST_SEED, evaluation_clips
+
+REFERENCE = Path(__file__).with_name("same_boxes.npz")
+BMNIST_CLIPS = 20
+NATURAL_SEQUENCES = ("BlurCar2", "Crossing")
+ATOL = 1e-3  # pixels
+
+
+def bmnist_boxes() -> np.ndarray:
+    """``(20, 29, 4)`` float32 xyxy boxes of ``bmnist.pt`` on frames 1..29 of each clip."""
+    frames, boxes = evaluation_clips(BMNIST_CLIPS, seed=TEST_SEED)  # (N, T, 1, H, W), (N, T, 1, 4)
+    u8 = (frames[:, :, 0] * 255).round().to(torch.uint8).numpy()  # (N, T, H, W) gray frames
+    tracker = Tracker.from_pretrained("bmnist")
+    out = []
+    for clip, gt in zip(u8, boxes[:, :, 0].numpy(), strict=True):
+        tracker.init(clip[0], gt[0], fmt="xyxy")
+        out.append([tracker.update(frame)[0] for frame in clip[1:]])
+    return np.asarray(out, dtype=np.float32)
+
+
+def natural_boxes(folder: Path) -> np.ndarray:
+    """``(T - 1, 4)`` float32 xyxy boxes of ``natural.pt`` on frames 1.. of an OTB folder."""
+    sequence = open_sequence(folder, "otb")
+    tracker = Tracker.from_pretrained("natural")
+    frames = sequence.frames()
+    tracker.init(next(frames), sequence.gt[0], fmt="xyxy")
+    return np.asarray([tracker.update(frame)[0] for frame in frames], dtype=np.float32)
+
+
+@pytest.fixture
+def one_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def test_bmnist_boxes_are_unchanged(one_thread):
+    reference = np.load(REFERENCE)["bmnist"]
+    np.testing.assert_allclose(bmnist_boxes(), reference, rtol=0, atol=ATOL)
+
+
+@pytest.mark.parametrize("name", NATURAL_SEQUENCES)
+def test_natural_boxes_are_unchanged(one_thread, data_dir, name):
+    reference = np.load(REFERENCE)[name]
+    np.testing.assert_allclose(natural_boxes(data_dir / "otb" / name), reference, rtol=0, atol=ATOL)
+
+
+if __name__ == "__main__":  # record the reference: python tests/track/test_same_boxes.py DATA
+    torch.set_num_threads(1)
+    data = Path(sys.argv[1])
+    arrays = {"bmnist": bmnist_boxes()}
+    for name in NATURAL_SEQUENCES:
+        arrays[name] = natural_boxes(data / "otb" / name)
+    np.savez_compressed(REFERENCE, **arrays)
+    print({k: v.shape for k, v in arrays.items()})

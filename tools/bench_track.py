@@ -2,7 +2,7 @@
 
 Prints frames per second end to end, and the time per frame spent decoding the PNG frames and
 inside the tracker (one batched step for all 10 objects, detection-free), measured separately by
-:func:`ratrack.tracker.track.run_track`. Not a test: numbers depend on the machine.
+:func:`ratrack.track.run.run_track`. Not a test: numbers depend on the machine.
 
 The 10 objects are boxes drawn by hand on frame 0 of the drive (``kitti_raw_frames``, dense
 traffic under an overpass; there are no labels): the nine vehicles in view plus the tanker on
@@ -22,7 +22,7 @@ from pathlib import Path
 
 import torch
 
-from ratrack.tracker.track import TrackConfig, run_track
+from ratrack.track.run import TrackConfig, run_track
 
 BOXES = (  # xyxy on frame 0000000000.png (1242 x 375)
     (62, 182, 415, 372),  # grey hatchback, left lane

@@ -20,12 +20,13 @@ from pathlib import Path
 
 import torch
 
-from ratrack.checkpoints import config_from_dict, load_checkpoint
-from ratrack.tracker.bmnist import evaluate_bmnist, evaluation_clips
-from ratrack.tracker.data import PoolConfig, PoolSampler
-from ratrack.tracker.losses import LossConfig
-from ratrack.tracker.model import RecurrentTracker, TrackerConfig
-from ratrack.tracker.train import TrainConfig, save_tracker, train_tracker
+from ratrack.checkpoints import config_from_dict, load_checkpoint, save_tracker
+from ratrack.data.pools import PoolConfig, PoolSampler
+from ratrack.eval.bmnist import evaluate_bmnist, evaluation_clips
+from ratrack.model.config import TrackerConfig
+from ratrack.model.tracker import RecurrentTracker
+from ratrack.train.losses import LossConfig
+from ratrack.train.tracker import TrainConfig, train_tracker
 
 
 def main() -> None:

@@ -15,9 +15,9 @@ import time
 
 import torch
 
-from ratrack.tracker.bmnist import evaluate_bmnist, evaluation_clips
-from ratrack.tracker.online import pretrained_path
-from ratrack.tracker.train import load_tracker
+from ratrack.checkpoints import load_tracker
+from ratrack.eval.bmnist import evaluate_bmnist, evaluation_clips
+from ratrack.track.online import pretrained_path
 
 TARGETS = {1: 0.85, 2: 0.70}
 

@@ -21,12 +21,13 @@ from pathlib import Path
 
 import torch
 
-from ratrack.tracker.bmnist import evaluate_bmnist, evaluation_clips
-from ratrack.tracker.data import PoolConfig, PoolSampler
-from ratrack.tracker.losses import LossConfig
-from ratrack.tracker.model import RecurrentTracker
-from ratrack.tracker.online import pretrained_path
-from ratrack.tracker.train import TrainConfig, load_tracker, train_tracker
+from ratrack.checkpoints import load_tracker
+from ratrack.data.pools import PoolConfig, PoolSampler
+from ratrack.eval.bmnist import evaluate_bmnist, evaluation_clips
+from ratrack.model.tracker import RecurrentTracker
+from ratrack.track.online import pretrained_path
+from ratrack.train.losses import LossConfig
+from ratrack.train.tracker import TrainConfig, train_tracker
 
 
 def main() -> None:

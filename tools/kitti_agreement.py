@@ -16,9 +16,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from ratrack.datasets.kitti import read_kitti_labels, write_kitti_labels
-from ratrack.eval.associate import track_kitti_detections
+from ratrack.data.kitti_labels import read_kitti_labels, write_kitti_labels
 from ratrack.eval.kitti import evaluate_kitti, kitti_num_frames, trackeval_kitti
+from ratrack.track.association import track_kitti_detections
 
 KEYS = ("HOTA", "MOTA", "IDF1", "DetA", "AssA", "LocA", "MOTP")
 

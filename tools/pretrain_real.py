@@ -17,14 +17,14 @@ from pathlib import Path
 
 import torch
 
-from ratrack.pretrain.misalignment import (
+from ratrack.data.canvases import RealPretrainData, real_canvases
+from ratrack.model.config import TrackerConfig
+from ratrack.train.pretrain import (
     GlimpseCorrector,
     PretrainConfig,
     evaluate_correction,
     pretrain_conv,
 )
-from ratrack.pretrain.real import RealPretrainData, real_canvases
-from ratrack.tracker.model import TrackerConfig
 
 
 def main() -> None:

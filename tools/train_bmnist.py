@@ -28,17 +28,13 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from plot_grad_norms import plot_grad_norms, summarize
-from ratrack.pretrain.bmnist import pretrain_on_bmnist
-from ratrack.pretrain.misalignment import PretrainConfig
-from ratrack.tracker.bmnist import evaluate_bmnist, evaluation_clips
-from ratrack.tracker.data import PoolConfig, PoolSampler
-from ratrack.tracker.model import RecurrentTracker, TrackerConfig
-from ratrack.tracker.train import (
-    TrainConfig,
-    load_pretrained_conv,
-    save_tracker,
-    train_tracker,
-)
+from ratrack.checkpoints import save_tracker
+from ratrack.data.pools import PoolConfig, PoolSampler
+from ratrack.eval.bmnist import evaluate_bmnist, evaluation_clips
+from ratrack.model.config import TrackerConfig
+from ratrack.model.tracker import RecurrentTracker
+from ratrack.train.pretrain import PretrainConfig, pretrain_on_bmnist
+from ratrack.train.tracker import TrainConfig, load_pretrained_conv, train_tracker
 
 log = logging.getLogger("train_bmnist")
 

@@ -4,7 +4,7 @@
 
 Stages (seeds fixed; ``otb/BlurCar2`` and ``otb/Crossing`` are read only in stage 5):
 
-1. the training pool (:mod:`ratrack.tracker.natural`): real clips of OTB Car1 (first 80 %),
+1. the training pool (:mod:`ratrack.data.natural_pool`): real clips of OTB Car1 (first 80 %),
    ping-pong clips of MOT17-mini pedestrian tracks, motion on real stills (KITTI 0001 labels,
    MOT17 gt, Car1 frames, unlabelled KITTI raw frames);
 2. glimpse-misalignment pretraining of the conv net on frames of that pool, scored on held-out
@@ -32,27 +32,18 @@ from pathlib import Path
 
 import torch
 
-from ratrack.datasets.sequences import ImageSequence, open_sequence
+from ratrack.checkpoints import load_tracker, save_tracker
+from ratrack.data.canvases import VALIDATION
+from ratrack.data.formats import open_sequence
+from ratrack.data.natural_pool import NaturalPoolConfig, natural_model_config, natural_sampler
+from ratrack.data.sequence import ImageSequence
 from ratrack.eval.peers import OpenCVTracker
 from ratrack.eval.sot import evaluate_sot
-from ratrack.pretrain.misalignment import PretrainConfig
-from ratrack.tracker.model import RecurrentTracker
-from ratrack.tracker.natural import (
-    VALIDATION,
-    NaturalPoolConfig,
-    natural_model_config,
-    natural_sampler,
-    pretrain_on_natural,
-)
-from ratrack.tracker.online import Tracker
-from ratrack.tracker.sot import SingleObjectTracker
-from ratrack.tracker.train import (
-    TrainConfig,
-    load_pretrained_conv,
-    load_tracker,
-    save_tracker,
-    train_tracker,
-)
+from ratrack.model.tracker import RecurrentTracker
+from ratrack.track.online import Tracker
+from ratrack.track.sot import SingleObjectTracker
+from ratrack.train.pretrain import PretrainConfig, pretrain_on_natural
+from ratrack.train.tracker import TrainConfig, load_pretrained_conv, train_tracker
 
 log = logging.getLogger("train_natural")
 

@@ -17,8 +17,12 @@ from typing import Any
 import torch
 
 from ratrack.errors import RatrackError
+from ratrack.model.config import TrackerConfig
+from ratrack.model.tracker import RecurrentTracker
 
 FORMAT_VERSION = 1
+TRACKER_KIND = "tracker"  # checkpoints of a RecurrentTracker (training and shipped weights)
+PRETRAIN_KIND = "pretrain"  # checkpoints of the misalignment pretraining (GlimpseCorrector)
 
 
 def save_checkpoint(
@@ -94,3 +98,43 @@ def config_from_dict(cls: type, values: dict[str, Any]) -> Any:
             value = tuple(value)
         kwargs[f.name] = value
     return cls(**kwargs)
+
+
+def save_tracker(
+    path: str | Path,
+    model: RecurrentTracker,
+    *,
+    train_config: Any = None,
+    optimizer: torch.optim.Optimizer | None = None,
+    step: int = 0,
+    metrics: dict[str, float] | None = None,
+) -> Path:
+    """Write a tracker checkpoint (model config stored under ``config["model"]``, the training
+    config dataclass, if given, under ``config["train"]``)."""
+    config = {"model": dataclasses.asdict(model.config)}
+    if train_config is not None:
+        config["train"] = dataclasses.asdict(train_config)
+    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    return save_checkpoint(
+        path,
+        kind=TRACKER_KIND,
+        config=config,
+        model=state,
+        optimizer=optimizer.state_dict() if optimizer is not None else None,
+        step=step,
+        metrics=metrics,
+    )
+
+
+def load_tracker(
+    path: str | Path, *, map_location: str | torch.device = "cpu"
+) -> tuple[RecurrentTracker, dict]:
+    """Rebuild a :class:`RecurrentTracker` from a checkpoint; returns ``(model, payload)``."""
+    payload = load_checkpoint(path, kind=TRACKER_KIND, map_location=map_location)
+    try:
+        config = config_from_dict(TrackerConfig, payload["config"]["model"])
+        model = RecurrentTracker(config=config)
+        model.load_state_dict(payload["model"])
+    except (KeyError, TypeError, RuntimeError, ValueError) as exc:
+        raise RatrackError(f"{path}: not a valid tracker checkpoint ({exc})") from None
+    return model.to(map_location), payload

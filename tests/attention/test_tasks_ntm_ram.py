@@ -11,7 +11,7 @@ from ratrack.attention.ram import RAM
 from ratrack.attention.tasks import TaskResult
 from ratrack.attention.tasks import ntm as ntm_task
 from ratrack.attention.tasks import ram as ram_task
-from ratrack.datasets.mnist import load_split
+from ratrack.data.mnist import load_split
 
 # --- NTM copy task ---
 

@@ -9,7 +9,7 @@ from ratrack.attention.stn import STNClassifier
 from ratrack.attention.tasks import TaskResult
 from ratrack.attention.tasks import draw as draw_task
 from ratrack.attention.tasks import stn as stn_task
-from ratrack.datasets.mnist import load_split
+from ratrack.data.mnist import load_split
 
 
 @pytest.fixture(scope="module")

@@ -11,13 +11,13 @@ import numpy as np
 import pytest
 
 from ratrack.errors import DataError
-from ratrack.eval.benchmark import (
+from ratrack.eval.benchmark import run_speed_benchmark
+from ratrack.eval.speed import (
     KITTI_RAW_FRAMES,
     SpeedConfig,
     grid_boxes,
     parse_batch_sizes,
     parse_sizes,
-    run_speed_benchmark,
 )
 
 TINY = ["--frames", "3", "--batch-sizes", "1,3", "--sizes", "64x200,96x300", "--peer-objects", "2"]
@@ -147,7 +147,7 @@ def test_bad_options_are_one_line_errors(args, message, data_dir, monkeypatch, r
 
 
 def test_default_frames_are_the_kitti_raw_frames(data_dir, monkeypatch):
-    from ratrack.eval.benchmark import default_frames_dir
+    from ratrack.eval.speed import default_frames_dir
 
     monkeypatch.setenv("RATRACK_DATA", str(data_dir))
     assert default_frames_dir() == data_dir / KITTI_RAW_FRAMES

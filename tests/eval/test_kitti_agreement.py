@@ -9,9 +9,9 @@ import time
 import numpy as np
 import pytest
 
-from ratrack.datasets.kitti import read_kitti_labels, write_kitti_labels
-from ratrack.eval.associate import track_kitti_detections
+from ratrack.data.kitti_labels import read_kitti_labels, write_kitti_labels
 from ratrack.eval.kitti import evaluate_kitti, kitti_num_frames, trackeval_kitti
+from ratrack.track.association import track_kitti_detections
 
 SEQUENCES = [f"{i:04d}" for i in range(21)]
 

@@ -8,11 +8,11 @@ import json
 import numpy as np
 import pytest
 
-from ratrack.datasets.mot import MotRecords, read_mot_file, write_mot_file
+from ratrack.data.mot import MotRecords, read_mot_file, write_mot_file
 from ratrack.errors import DataError
-from ratrack.eval.associate import track_detections
 from ratrack.eval.mot_files import evaluate_files, pair_files
 from ratrack.eval.motchallenge import trackeval_motchallenge
+from ratrack.track.association import track_detections
 
 
 def _tracks_from_detections(seq_dir, out_path) -> int:

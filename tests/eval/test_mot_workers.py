@@ -7,10 +7,10 @@ import json
 
 import pytest
 
-from ratrack.datasets.kitti import write_kitti_labels
+from ratrack.data.kitti_labels import write_kitti_labels
 from ratrack.errors import DataError
-from ratrack.eval.associate import track_kitti_detections
 from ratrack.eval.mot_files import evaluate_files
+from ratrack.track.association import track_kitti_detections
 
 SEQUENCES = ("0000", "0003", "0012", "0014")  # four of the smaller real sequences
 

@@ -163,7 +163,7 @@ def test_command_line_bad_prediction_is_one_line(data_dir, tmp_path, run_cli):
 
 @pytest.mark.slow
 def test_csrt_on_real_crossing_is_near_the_reference(data_dir):
-    from ratrack.datasets.sequences import open_sequence
+    from ratrack.data.formats import open_sequence
 
     report = evaluate_sot(
         open_sequence(data_dir / "otb" / "Crossing"), trackers={"csrt": OpenCVTracker(name="csrt")}

@@ -17,8 +17,8 @@ import pytest
 import torch
 
 from ratrack import Tracker
-from ratrack.datasets.sequences import open_sequence
-from ratrack.tracker.bmnist import TEST_SEED, evaluation_clips
+from ratrack.data.formats import open_sequence
+from ratrack.eval.bmnist import TEST_SEED, evaluation_clips
 
 REFERENCE = Path(__file__).with_name("same_boxes.npz")
 BMNIST_CLIPS = 20

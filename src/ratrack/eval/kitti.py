@@ -104,7 +104,7 @@ def kitti_frames(
 ) -> MotFrames:
     """Apply KITTI's rules (module docstring) for class ``cls`` and return the frames to score.
 
-    ``gt`` and ``pred`` are :class:`ratrack.datasets.kitti.KittiLabels` (columnar ``frame``,
+    ``gt`` and ``pred`` are :class:`ratrack.data.kitti.KittiLabels` (columnar ``frame``,
     ``track_id``, ``type``, ``truncated``, ``occluded``, xyxy ``boxes``); frames ``0 ..
     num_frames - 1`` are scored.
     """
@@ -177,7 +177,7 @@ def evaluate_kitti(
 ) -> dict:
     """Score KITTI tracking predictions with KITTI's rules, per sequence, class, and pooled.
 
-    ``gt`` and ``pred`` map sequence names to :class:`~ratrack.datasets.kitti.KittiLabels`, with
+    ``gt`` and ``pred`` map sequence names to :class:`~ratrack.data.kitti.KittiLabels`, with
     the same keys. ``num_frames`` gives each sequence's length (default
     :func:`kitti_num_frames` of both). Returns ``{"sequences": {seq: {cls: scores, "all":
     scores}}, "combined": {cls: scores, "all": scores}}`` (see

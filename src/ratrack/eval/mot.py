@@ -394,7 +394,7 @@ def summarize_partials(partials: Mapping[str, Mapping[str, MotPartial]]) -> dict
 def clear_mot(gt, pred, iou_threshold: float = 0.5) -> dict:
     """CLEAR MOT, IDF1 and HOTA of predicted tracks against ground truth, all rows as one class.
 
-    ``gt`` and ``pred`` are :class:`ratrack.datasets.mot.MotRecords` (or anything with columnar
+    ``gt`` and ``pred`` are :class:`ratrack.data.mot.MotRecords` (or anything with columnar
     ``frame``, ``track_id`` and xyxy ``boxes``). Every frame number from the first to the last
     one present in either is scored. Returns the dict of :func:`score_frames`.
     """

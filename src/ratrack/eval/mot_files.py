@@ -22,7 +22,12 @@ from pathlib import Path
 
 import numpy as np
 
+from ratrack.data.kitti_labels import read_kitti_labels
+from ratrack.data.mot import read_mot_file
 from ratrack.errors import DataError, RatrackError
+from ratrack.eval.kitti import KittiRules, kitti_frames
+from ratrack.eval.mot import score_partial, summarize_partials
+from ratrack.eval.motchallenge import motchallenge_frames
 
 log = logging.getLogger(__name__)
 
@@ -102,12 +107,8 @@ def score_sequence(gt_path: Path, pred_path: Path, fmt: str, iou_threshold: floa
 
     A module-level function of picklable arguments, so a process pool can run it.
     """
-    from ratrack.eval.mot import score_partial
 
     if fmt == "kitti":
-        from ratrack.datasets.kitti import read_kitti_labels
-        from ratrack.eval.kitti import KittiRules, kitti_frames
-
         rules = KittiRules()
         g, p = read_kitti_labels(gt_path), read_kitti_labels(pred_path)
         _check(gt_path, g, "ground-truth")
@@ -116,9 +117,6 @@ def score_sequence(gt_path: Path, pred_path: Path, fmt: str, iou_threshold: floa
         _check_lengths(pred_path, np.asarray(p.frame), gt_path, last)
         frames = {c: kitti_frames(g, p, c, last + 1, rules) for c in rules.classes}
     else:
-        from ratrack.datasets.mot import read_mot_file
-        from ratrack.eval.motchallenge import motchallenge_frames
-
         gt_rec, pred_rec = read_mot_file(gt_path), read_mot_file(pred_path)
         _check(gt_path, gt_rec, "ground-truth")
         _check(pred_path, pred_rec, "prediction")
@@ -150,7 +148,6 @@ def evaluate_files(
     sequence). Each sequence is scored by the same code either way and the results are pooled in
     the same order in this process, so the report is identical to the serial one.
     """
-    from ratrack.eval.mot import summarize_partials
 
     if workers < 1:
         raise ValueError(f"workers must be >= 1, got {workers}")

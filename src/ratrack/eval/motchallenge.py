@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
+from ratrack.eval.kitti import _trackeval_summary, run_trackeval
 from ratrack.eval.mot import MotFrames, framewise_iou
 
 PEDESTRIAN = 1
@@ -48,7 +49,7 @@ def has_class_labels(gt) -> bool:
 def motchallenge_frames(gt, pred, num_frames: int, match_iou: float = 0.5) -> MotFrames:
     """Apply the MOTChallenge rules (module docstring) and return frames ``1..num_frames``.
 
-    ``gt`` and ``pred`` are :class:`ratrack.datasets.mot.MotRecords` (columnar ``frame``,
+    ``gt`` and ``pred`` are :class:`ratrack.data.mot.MotRecords` (columnar ``frame``,
     ``track_id``, xyxy ``boxes``, ``conf``, ``cls``).
     """
     g_frame = np.asarray(gt.frame, np.int64)
@@ -94,8 +95,6 @@ def trackeval_motchallenge(
     "LocA", "MOTA", "MOTP", "IDF1", "IDSW", "FP", "FN"}}}``.
     """
     import trackeval
-
-    from ratrack.eval.kitti import _trackeval_summary, run_trackeval
 
     seqs = sorted(gt_files)
     if set(seqs) != set(pred_files):

@@ -20,6 +20,8 @@ import numpy as np
 import torch
 
 from ratrack.boxes import convert_boxes
+from ratrack.data.kitti_labels import read_kitti_labels
+from ratrack.data.mot import read_mot_file
 from ratrack.errors import DataError
 from ratrack.eval.metrics import (
     as_box_array,
@@ -29,6 +31,7 @@ from ratrack.eval.metrics import (
     success_curve,
 )
 from ratrack.eval.peers import SotTracker, run_trackers
+from ratrack.eval.plots import plot_iou_over_time, plot_precision, plot_success
 
 PRED_FORMATS = ("otb", "mot", "kitti")
 """Prediction file formats: OTB rows ``x y w h`` (1-based, one per frame; a row with zero width
@@ -186,11 +189,8 @@ def read_sot_prediction(
     if fmt == "otb":
         return _parse_otb(path, num_frames)
     if fmt == "mot":
-        from ratrack.datasets.mot import read_mot_file
-
         rec = read_mot_file(path)
         return _from_tracks(path, rec.frame, rec.track_id, rec.boxes, num_frames, 1, track_id)
-    from ratrack.datasets.kitti import read_kitti_labels
 
     lab = read_kitti_labels(path)
     real = np.char.lower(np.asarray(lab.type, str)) != "dontcare"
@@ -210,7 +210,7 @@ def evaluate_sot(
 ) -> SotReport:
     """Score prediction boxes and live trackers on one sequence.
 
-    ``sequence`` is a :class:`ratrack.datasets.sequences.Sequence` (``name``, ``len()``,
+    ``sequence`` is a :class:`ratrack.data.sequence.Sequence` (``name``, ``len()``,
     ``frames()``, ``gt`` ``(T, 4)`` xyxy with NaN rows). ``predictions`` maps names to ``(T, 4)``
     xyxy boxes; ``trackers`` maps names to live trackers, all run in one pass over the frames
     from the first ground-truth box on (frames before it get no box). ``progress(t)`` is called
@@ -254,7 +254,6 @@ def evaluate_sot(
 
 def write_sot_plots(report: SotReport, out_dir: str | Path) -> list[Path]:
     """Success, precision and IoU-over-time plots of ``report`` as PNG files in ``out_dir``."""
-    from ratrack.eval.plots import plot_iou_over_time, plot_precision, plot_success
 
     out_dir = Path(out_dir)
     title = f"({report.sequence})"

@@ -1,7 +1,7 @@
 """DRAW with attention on binarized MNIST: train, score the test negative ELBO, draw the canvas.
 
 Trains :class:`ratrack.attention.draw.DRAW` (read 2x2, write 5x5) on the ``train`` split of
-:func:`ratrack.datasets.mnist.load_split` and reports the negative evidence lower bound, in nats
+:func:`ratrack.data.mnist.load_split` and reports the negative evidence lower bound, in nats
 per image summed over the 784 pixels, on the ``test`` split (digits never used for training).
 Digits are binarized by a fixed threshold (pixel > 127), so the task is deterministic given the
 seed; the paper's benchmark uses a different (stochastic) binarization of all 60,000 digits, so
@@ -23,7 +23,7 @@ from torch import Tensor
 from ratrack.attention.draw import DRAW, DrawConfig, DrawSample
 from ratrack.attention.tasks import Progress, TaskResult
 from ratrack.attention.tasks._common import guarded_step, torch_threads, write_png
-from ratrack.datasets.mnist import load_split
+from ratrack.data.mnist import load_split
 
 logger = logging.getLogger(__name__)
 

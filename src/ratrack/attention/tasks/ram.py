@@ -1,6 +1,6 @@
 """RAM on translated MNIST (Mnih et al., 2014, Sec. 4.1): find and read a digit in a big canvas.
 
-Each 28x28 digit of :func:`ratrack.datasets.mnist.load_split` is pasted at a uniformly random
+Each 28x28 digit of :func:`ratrack.data.mnist.load_split` is pasted at a uniformly random
 integer position inside an empty ``canvas x canvas`` image (60x60 by default, the paper's
 "translated MNIST"). Training digits get fresh positions every step; each test digit (never used
 for training) is placed once with a fixed seed, so the test set is the same in every run.
@@ -26,7 +26,7 @@ from torch import Tensor
 from ratrack.attention.ram import RAM, RAMConfig, locations_to_pixels, ram_loss
 from ratrack.attention.tasks import Progress, TaskResult
 from ratrack.attention.tasks._common import guarded_step, torch_threads, write_png
-from ratrack.datasets.mnist import load_split
+from ratrack.data.mnist import load_split
 
 logger = logging.getLogger(__name__)
 

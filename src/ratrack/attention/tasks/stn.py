@@ -1,6 +1,6 @@
 """Spatial transformer on distorted MNIST: the same classifier with and without an STN.
 
-Digits of :func:`ratrack.datasets.mnist.load_split` are rotated, scaled and translated at random
+Digits of :func:`ratrack.data.mnist.load_split` are rotated, scaled and translated at random
 inside a larger canvas (the STN paper's "RTS" setting: rotation within +-45 degrees, scale 0.7 to
 1.2, random position in a 42x42 canvas). Training digits get fresh distortions every step; each
 test digit (never used for training) is distorted once with a fixed seed, so the test set is the
@@ -26,7 +26,7 @@ from torch import Tensor, nn
 from ratrack.attention.stn import DigitClassifier, STNClassifier, affine_grid, bilinear_sample
 from ratrack.attention.tasks import Progress, TaskResult
 from ratrack.attention.tasks._common import guarded_step, torch_threads, write_png
-from ratrack.datasets.mnist import load_split
+from ratrack.data.mnist import load_split
 
 logger = logging.getLogger(__name__)
 

@@ -1,0 +1,5 @@
+"""``python -m ratrack.cli``."""
+
+from ratrack.cli import main
+
+main()

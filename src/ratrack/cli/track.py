@@ -1,0 +1,102 @@
+"""``ratrack track``: follow objects through footage and write the tracks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ratrack.errors import RatrackError
+
+TRACK_OPTIONS = {
+    "iou_threshold": "--iou-threshold",
+    "min_score": "--min-score",
+    "birth_score": "--birth-score",
+    "max_misses": "--max-misses",
+    "max_frames": "--max-frames",
+    "out_format": "--format",
+}
+
+
+def track(
+    source: Annotated[
+        Path | None, typer.Argument(help="Video file, image folder, MOT/OTB folder, KITTI drive.")
+    ] = None,
+    kitti: Annotated[Path | None, typer.Option(help="KITTI tracking root (+ --sequence).")] = None,
+    sequence: Annotated[str | None, typer.Option(help="KITTI tracking sequence: 0001.")] = None,
+    init: Annotated[
+        list[str] | None, typer.Option(help="Box x,y,w,h on the first frame (repeatable).")
+    ] = None,
+    init_format: Annotated[str, typer.Option(help="--init boxes: xywh, xywh1 or xyxy.")] = "xywh",
+    init_file: Annotated[
+        Path | None, typer.Option(help="MOT or KITTI file: boxes, ids, start frames.")
+    ] = None,
+    detections: Annotated[
+        Path | None, typer.Option(help="MOT det.txt, KITTI, or frame,x1,y1,x2,y2,score rows.")
+    ] = None,
+    det_format: Annotated[str, typer.Option(help="auto, mot, kitti or rrc.")] = "auto",
+    out: Annotated[Path | None, typer.Option(help="Track file to write.")] = None,
+    fmt: Annotated[str, typer.Option("--format", help="Track file: mot, kitti or jsonl.")] = "mot",
+    video: Annotated[Path | None, typer.Option(help="Annotated video (.mp4 or .avi).")] = None,
+    weights: Annotated[str, typer.Option(help="auto, natural, bmnist or a checkpoint.")] = "auto",
+    device: Annotated[str, typer.Option(help="torch device: cpu or cuda.")] = "cpu",
+    iou_threshold: Annotated[float, typer.Option(help="Min IoU of a track-detection match.")] = 0.3,
+    min_score: Annotated[float, typer.Option(help="Detections below are ignored.")] = 0.3,
+    birth_score: Annotated[float, typer.Option(help="Min score to start a new track.")] = 0.5,
+    max_misses: Annotated[int, typer.Option(help="Unmatched frames before a track ends.")] = 5,
+    max_frames: Annotated[int | None, typer.Option(help="Stop after this many frames.")] = None,
+    object_type: Annotated[str, typer.Option(help="KITTI type of class-less tracks.")] = "Car",
+) -> None:
+    """Track objects through a video or sequence; write MOT/KITTI/JSON-lines tracks and a video."""
+    from tqdm import tqdm
+
+    from ratrack.track.multi import MultiTrackConfig
+    from ratrack.track.run import TrackConfig, run_track
+
+    try:
+        lifecycle = MultiTrackConfig(
+            iou_threshold=iou_threshold,
+            min_score=min_score,
+            birth_score=birth_score,
+            max_misses=max_misses,
+        )
+        config = TrackConfig(
+            weights=weights,
+            device=device,
+            out_format=fmt,
+            object_type=object_type,
+            max_frames=max_frames,
+            lifecycle=lifecycle,
+        )
+    except ValueError as exc:
+        message = str(exc)  # config field names -> the options that set them
+        for field, option in TRACK_OPTIONS.items():
+            message = message.replace(field, option)
+        raise RatrackError(message) from None
+    bars: list = []  # the bar starts with the first frame: input errors print one line only
+
+    def progress(done: int, total: int) -> None:
+        if not bars:
+            bars.append(tqdm(total=total, desc="tracking", unit="frame", dynamic_ncols=True))
+        bars[0].update(done - bars[0].n)
+
+    try:
+        result = run_track(
+            source,
+            kitti_root=kitti,
+            sequence=sequence,
+            init=init or (),
+            init_format=init_format,
+            init_file=init_file,
+            detections=detections,
+            det_format=det_format,
+            out=out,
+            video=video,
+            config=config,
+            progress=progress,
+        )
+    finally:
+        for bar in bars:
+            bar.close()
+    typer.echo(result.summary())

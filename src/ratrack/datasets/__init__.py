@@ -1,1 +1,0 @@
-"""Data loaders: MNIST, Bouncing MNIST, KITTI, sequence folders and videos, MOTChallenge."""

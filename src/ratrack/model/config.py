@@ -1,0 +1,121 @@
+"""The tracker's configuration: one frozen dataclass, stored inside checkpoints."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+GRID_GENERATORS = ("stn", "draw")
+RNN_TYPES = ("gru", "lstm")
+
+
+@dataclass(frozen=True)
+class TrackerConfig:
+    """Hyperparameters of :class:`RecurrentTracker` (defaults: the Bouncing MNIST model)."""
+
+    in_channels: int = 1  # 1 for MNIST, 3 for RGB video
+    glimpse_size: tuple[int, int] = (40, 40)  # (h, w) of the glimpse in pixels
+    context: float = 3.0  # window side = context * max(box w, box h)
+    grid_generator: str = "stn"  # "stn" (affine bilinear sampling) or "draw" (Gaussian filterbank)
+    conv_channels: tuple[int, ...] = (16, 32, 64)  # one 3x3 conv + 2x2 max-pool stage each
+    feature_size: int = 256  # conv net output width
+    rnn_type: str = "gru"  # "gru" or "lstm"
+    hidden_size: int = 256  # RNN state width
+    head_hidden: int = 128  # hidden width of the two heads
+    pixel_mean: float = 0.0  # glimpses are normalized as (g - mean) / std before the conv net
+    pixel_std: float = 1.0
+    max_delta_log_scale: float = 0.5  # |dlogw|, |dlogh| per step are squashed below this
+    min_window: float = 8.0  # windows never shrink below this side (pixels)
+    detach_window: bool = True  # no gradient through the window chain between steps (stable)
+    recenter: bool = True  # localization head moves the window re-centred on b_t (else a_t)
+    box_from_features: bool = True  # tracking head also sees f_t directly (precise boxes)
+    # > 0: RAM's Gaussian location policy while training: the next window's deltas are drawn
+    # around the localization head's output with this std (window sides / log side), and
+    # REINFORCE (LossConfig.reinforce) rewards the draws; evaluation always takes the mean.
+    location_std: float = 0.0
+    # < 1: the box's log width and height follow the tracking head only this share of the way
+    # from the previous box's per frame (as correlation-filter trackers learn scale slowly):
+    # a small size bias per frame then cannot compound into a box that grows without bound.
+    size_rate: float = 1.0
+    # > 0: each glimpse is also compared with the first frame's target by normalized
+    # cross-correlation of the conv net's feature maps after this many stages (a SiamFC-style
+    # response map, see correlation_response); 0: the template vector f_0 is the only comparison.
+    correlation_stage: int = 0
+    # > 0: template matching at pixel level (SiamFC's scale search, Bertinetto et al. 2016):
+    # each step cuts match_size x match_size glimpses around the window's centre, sized by the
+    # last box and scaled by each of match_scales, finds the first frame's box-shaped template
+    # in them by normalized cross-correlation, and the tracking head refines the matched box
+    # (deltas from it) instead of placing a box in the window; 0: off.
+    match_size: int = 0
+    match_scales: tuple[float, ...] = (1 / 1.05, 1.0, 1.05)
+    match_penalty: float = 0.97  # a peak found at a scale other than 1 counts this much
+
+    def __post_init__(self) -> None:
+        if self.in_channels <= 0 or self.feature_size <= 0 or self.hidden_size <= 0:
+            raise ValueError(f"TrackerConfig sizes must be positive, got {self}")
+        if len(self.glimpse_size) != 2 or min(self.glimpse_size) < 2 ** len(self.conv_channels):
+            raise ValueError(
+                f"glimpse_size must be (h, w) with both >= 2**len(conv_channels), "
+                f"got {self.glimpse_size}"
+            )
+        if not self.conv_channels or min(self.conv_channels) <= 0 or self.head_hidden <= 0:
+            raise ValueError(f"conv_channels and head_hidden must be positive, got {self}")
+        if self.grid_generator not in GRID_GENERATORS:
+            raise ValueError(
+                f"grid_generator must be one of {GRID_GENERATORS}, got {self.grid_generator!r}"
+            )
+        if self.rnn_type not in RNN_TYPES:
+            raise ValueError(f"rnn_type must be one of {RNN_TYPES}, got {self.rnn_type!r}")
+        if self.context <= 1.0:
+            raise ValueError(f"context must be > 1 (the window holds the box), got {self.context}")
+        if self.pixel_std <= 0 or self.max_delta_log_scale <= 0 or self.min_window <= 0:
+            raise ValueError("pixel_std, max_delta_log_scale and min_window must be positive")
+        if not 0 < self.size_rate <= 1:
+            raise ValueError(f"size_rate must be in (0, 1], got {self.size_rate}")
+        if self.location_std < 0:
+            raise ValueError(f"location_std must be >= 0, got {self.location_std}")
+        if not 0 <= self.correlation_stage <= len(self.conv_channels):
+            raise ValueError(
+                f"correlation_stage must be in [0, {len(self.conv_channels)}], "
+                f"got {self.correlation_stage}"
+            )
+        if self.match_size and (self.match_size < 8 or self.match_size % 2):
+            raise ValueError(f"match_size must be 0 or an even side >= 8, got {self.match_size}")
+        if not self.match_scales or min(self.match_scales) <= 0:
+            raise ValueError(f"match_scales must be positive, got {self.match_scales}")
+        if not 0 < self.match_penalty <= 1:
+            raise ValueError(f"match_penalty must be in (0, 1], got {self.match_penalty}")
+
+    @property
+    def correlation_map(self) -> tuple[int, int]:
+        """(h, w) of the conv net's feature map that correlation compares (0, 0 when off)."""
+        k = self.correlation_stage
+        return (self.glimpse_size[0] >> k, self.glimpse_size[1] >> k) if k else (0, 0)
+
+    @property
+    def correlation_kernel(self) -> tuple[int, int]:
+        """(h, w) of the template's central patch: the box's share of the map, made the same
+        parity as the map so the patch sits exactly at its centre (0, 0 when off)."""
+        sides = []
+        for m in self.correlation_map:
+            k = max(1, round(m / self.context)) if m else 0
+            sides.append(k + (m - k) % 2)
+        return sides[0], sides[1]
+
+    @property
+    def match_kernel(self) -> int:
+        """Side of the square matching template: the box's long side in a match glimpse, made
+        even like ``match_size`` (0 when matching is off)."""
+        if not self.match_size:
+            return 0
+        k = max(2, round(self.match_size / self.context))
+        return k + k % 2
+
+    @property
+    def correlation_size(self) -> int:
+        """Width of the comparison features: the response map, its soft-argmax and its peak;
+        with matching on, 4 more (the match's displacement, peak and log scale)."""
+        size = 4 if self.match_size else 0
+        if not self.correlation_stage:
+            return size
+        (h, w), (kh, kw) = self.correlation_map, self.correlation_kernel
+        return size + (h + 1 - kh % 2) * (w + 1 - kw % 2) + 3

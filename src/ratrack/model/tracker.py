@@ -1,0 +1,384 @@
+"""The recurrent attention tracker: grid generator -> conv net -> RNN -> two heads.
+
+Per frame ``t`` and per object (all objects of a batch in one step; boxes and windows are xyxy
+pixels, see :mod:`ratrack.boxes`)::
+
+    g_t   = G(x_t, a_t)                 grid generator: h x w glimpse of frame x_t at window a_t
+    f_t   = CNN(g_t)                    conv net: glimpse -> feature vector
+    c_t   = C(M_t, K_0)                 comparison with the target (optional, see below)
+    s_t   = RNN([f_t, f_0, b_{t-1}^a, c_t], s_{t-1})   f_0: the first frame's glimpse of the target
+    b_t^a = tanh(W_b [s_t, c_t, f_t])   tracking head: box in a_t's normalized coordinates
+    b_t   = boxes_from_windows(b_t^a, a_t)
+    r_t   = W_a [s_t, b_t^a]            localization head: window deltas (dx, dy, dlogw, dlogh)
+    a_t+1 = apply_window_deltas(w(b_t), r_t)    w(b): the square window around box b
+    d_t   = window_deltas(a_t, a_t+1)   the motor command relative to the current window
+
+``b_{t-1}^a`` is the previous box expressed in the current window (where the tracker believed
+the object was, as seen through the new window). The memory is conditioned on the target: the
+first frame's glimpse (cut at the window around the given box) sets ``s_0`` and its features
+``f_0`` are fed at every step, so the RNN can tell its object from distractors (RATM, Kahou et
+al. 2017, sec. 3; HART, Kosiorek et al. 2017, keeps an appearance state the same way).
+
+With ``correlation_stage = k > 0`` the tracker also compares every glimpse with its target
+the way Siamese trackers do (SiamFC, Bertinetto et al. 2016): ``M_t`` is the conv net's feature
+map after ``k`` stages, ``K_0`` the central patch of the first frame's map (the box's share of
+the window), and ``c_t`` their normalized cross-correlation over every shift (a response map
+peaking where the target is), its soft-argmax and its peak. Correlation is an inductive bias
+that holds for any appearance, which a tracker trained on little real video needs; without it
+(``k = 0``, the Bouncing MNIST model) ``c_t`` is empty.
+
+With ``match_size = S > 0`` (the natural-video model) the comparison is also made at pixel level
+the way SiamFC searches scales: ``S x S`` glimpses centred on ``a_t``, of side ``context`` times
+the last box's long side times each of ``match_scales``, are searched for the first frame's
+template (its glimpse's central patch, masked to the box's shape) by normalized
+cross-correlation. The best peak gives a matched box ``m_t`` (the last box's size times the
+peak's scale), ``c_t`` gains the match's displacement, peak and log scale, and the tracking head
+outputs deltas from ``m_t`` (starting at zero) instead of a box in the window. Matching has no
+parameters, so it holds for any appearance; the learned parts refine its box.
+
+The localization head predicts its deltas relative to the window re-centred on its own box
+estimate ``w(b_t)`` (``recenter=True``; with ``False`` relative to ``a_t`` itself): the head then
+only has to learn the motion to the next frame (velocity, bounces), not to re-find the object
+in the glimpse, which the tracking head already does. Its last layer starts at zero, so an
+untrained tracker follows its own box estimate; the tracking head starts at the box that the
+window implies (``context`` times smaller than the window), so an untrained tracker keeps its
+window where it is and the first gradients refine a sensible guess.
+
+Exploration (``location_std > 0``, training only): the window the next frame is looked through
+is drawn from RAM's Gaussian location policy ``r_t' ~ N(r_t, sigma^2 I)`` (Mnih et al. 2014,
+sec. 3) and ``log pi(r_t' | s_t)`` is returned for REINFORCE (:mod:`ratrack.train.losses`);
+the supervised window terms still see the mean ``a_t+1``.
+
+Windows are square (side ``context * max(w, h)`` of the box) so the square glimpse samples both
+axes at the same resolution; :func:`target_windows` defines them.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import NamedTuple
+
+import torch
+from torch import Tensor, nn
+
+from ratrack.boxes import (
+    apply_window_deltas,
+    boxes_from_windows,
+    boxes_in_windows,
+    check_boxes,
+    convert_boxes,
+    window_deltas,
+)
+from ratrack.model.config import TrackerConfig
+from ratrack.model.convnet import ConvNet
+from ratrack.model.correlation import (
+    box_masks,
+    correlation_response,
+    response_features,
+    template_kernels,
+)
+from ratrack.model.glimpse import cut_glimpses, target_windows
+
+
+class TrackerState(NamedTuple):
+    """Recurrent state of a batch of ``B`` tracked objects (index ``i`` is object ``i``)."""
+
+    hidden: Tensor  # (B, D) RNN state s_t
+    cell: Tensor  # (B, D) LSTM cell; (B, 0) for a GRU
+    window: Tensor  # (B, 4) xyxy window a_t the next frame is looked at through
+    box: Tensor  # (B, 4) xyxy last box b_{t-1}
+    template: Tensor  # (B, F) first-frame glimpse features f_0
+    kernel: Tensor  # (B, c*kh*kw) first-frame target patch of the feature map; (B, 0) when off
+    match: Tensor  # (B, (C+1)*k*k) matching template and its box mask as one more channel; (B, 0)
+
+
+class StepOutput(NamedTuple):
+    """What one step saw and predicted, per object."""
+
+    box: Tensor  # (B, 4) xyxy box b_t in pixels
+    box_in_window: Tensor  # (B, 4) b_t^a, the box in the window's normalized coordinates
+    window: Tensor  # (B, 4) xyxy window a_t the glimpse was cut at
+    next_window: Tensor  # (B, 4) xyxy window a_{t+1} the localization head chose (its mean)
+    deltas: Tensor  # (B, 4) d_t = window_deltas(window, next_window)
+    log_prob: Tensor  # (B,) log-density of the drawn next window (zeros: no policy draw)
+
+
+class ClipOutput(NamedTuple):
+    """A whole clip, frames ``1..T-1`` (frame 0 initializes): tensors ``(B, T-1, 4)``."""
+
+    boxes: Tensor
+    boxes_in_window: Tensor
+    windows: Tensor
+    next_windows: Tensor
+    grid_inputs: tuple[Tensor, ...]  # with probe_grid: the (B, 4) leaf window of each sampling
+    log_probs: Tensor | None = None  # (B, T-1) policy log-densities (location_std > 0, training)
+
+
+def _mlp(inputs: int, hidden: int, outputs: int) -> nn.Sequential:
+    return nn.Sequential(nn.Linear(inputs, hidden), nn.ReLU(), nn.Linear(hidden, outputs))
+
+
+class RecurrentTracker(nn.Module):
+    """The tracker of the module docstring, batched over objects.
+
+    Components (named for the per-component gradient norms of training): ``conv``,
+    ``rnn``, ``init_rnn`` (first-frame memory), ``track_head``, ``loc_head``; the grid generator
+    has no parameters (its gradient is the one reaching the window, recorded by training).
+    """
+
+    def __init__(self, *, config: TrackerConfig) -> None:
+        super().__init__()
+        self.config = c = config
+        self.conv = ConvNet(config=c)
+        rnn_in = 2 * c.feature_size + 4 + c.correlation_size
+        cell = nn.GRUCell if c.rnn_type == "gru" else nn.LSTMCell
+        self.rnn = cell(rnn_in, c.hidden_size)
+        self.init_rnn = nn.Linear(c.feature_size + 4, c.hidden_size)
+        track_in = c.hidden_size + c.correlation_size
+        track_in += c.feature_size if c.box_from_features else 0
+        self.track_head = _mlp(track_in, c.head_hidden, 4)
+        self.loc_head = _mlp(c.hidden_size + 4, c.head_hidden, 4)
+        # Localization starts at "keep the window" (zero deltas); tracking starts at the box the
+        # window implies (the centred box 1/context of its side), i.e. atanh(+-1/context).
+        nn.init.zeros_(self.loc_head[-1].weight)
+        nn.init.zeros_(self.loc_head[-1].bias)
+        nn.init.normal_(self.track_head[-1].weight, std=1e-3)
+        edge = math.atanh(1.0 / c.context)
+        with torch.no_grad():
+            self.track_head[-1].bias.copy_(torch.tensor([-edge, -edge, edge, edge]))
+        if c.match_size:  # the head refines the matched box: it starts at "keep it"
+            nn.init.zeros_(self.track_head[-1].weight)
+            nn.init.zeros_(self.track_head[-1].bias)
+
+    # -- pieces ------------------------------------------------------------------------------
+    def glimpse(self, frames: Tensor, windows: Tensor) -> Tensor:
+        """Glimpses ``(B, C, h, w)`` at xyxy ``windows`` ``(B, 4)`` of frames ``(B, C, H, W)``."""
+        return cut_glimpses(frames, windows, self.config)
+
+    def _check_frames(self, frames: Tensor, batch: int) -> Tensor:
+        if frames.dim() == 3:
+            frames = frames.unsqueeze(0)
+        if frames.dim() != 4 or frames.shape[1] != self.config.in_channels:
+            raise ValueError(
+                f"frames must be (C, H, W) or (B, C, H, W) with C={self.config.in_channels}, "
+                f"got {tuple(frames.shape)}"
+            )
+        if frames.shape[0] not in (1, batch):
+            raise ValueError(f"frames batch must be 1 or {batch}, got {frames.shape[0]}")
+        return frames.expand(batch, -1, -1, -1)  # (B, C, H, W): one frame shared without copy
+
+    def _clamp_window(self, windows: Tensor) -> Tensor:
+        cx, cy, w, h = convert_boxes(windows, "xyxy", "cxcywh").unbind(-1)
+        m = self.config.min_window
+        return convert_boxes(
+            torch.stack((cx, cy, w.clamp(min=m), h.clamp(min=m)), -1), "cxcywh", "xyxy"
+        )
+
+    def _damp_size(self, box: Tensor, previous: Tensor) -> Tensor:
+        """``box`` with its log width and height moved only ``size_rate`` of the way from
+        ``previous``'s (the centre is kept)."""
+        cx, cy, w, h = convert_boxes(box, "xyxy", "cxcywh").unbind(-1)
+        _, _, w0, h0 = convert_boxes(previous, "xyxy", "cxcywh").clamp(min=1e-3).unbind(-1)
+        r = self.config.size_rate
+        w, h = w0 * (w.clamp(min=1e-3) / w0) ** r, h0 * (h.clamp(min=1e-3) / h0) ** r
+        return convert_boxes(torch.stack((cx, cy, w, h), -1), "cxcywh", "xyxy")
+
+    def _residual(self, raw: Tensor) -> Tensor:
+        """Localization head output ``(B, 4)`` -> deltas with the log-scales squashed."""
+        m = self.config.max_delta_log_scale
+        return torch.cat((raw[:, :2], m * torch.tanh(raw[:, 2:] / m)), 1)
+
+    def match_windows(self, windows: Tensor, boxes: Tensor) -> Tensor:
+        """``(B, n, 4)`` xyxy windows the template is searched in: centred on ``windows``,
+        side ``context`` times the long side of ``boxes``, times each of the ``n``
+        ``match_scales``."""
+        c = self.config
+        cx, cy, _, _ = convert_boxes(windows, "xyxy", "cxcywh").unbind(-1)
+        _, _, w, h = convert_boxes(boxes, "xyxy", "cxcywh").unbind(-1)
+        side = (c.context * torch.maximum(w, h)).clamp(min=c.min_window)  # (B,)
+        scales = side.new_tensor(c.match_scales)  # (n,)
+        sides = side[:, None] * scales  # (B, n)
+        centre = torch.stack((cx, cy), -1)[:, None].expand(-1, len(scales), -1)
+        return convert_boxes(
+            torch.cat((centre, sides[..., None].expand(-1, -1, 2)), -1), "cxcywh", "xyxy"
+        )
+
+    def read_windows(self, state: TrackerState) -> Tensor:
+        """``(N, 4)`` xyxy: every window the next :meth:`step` of ``state`` cuts a glimpse at."""
+        if not self.config.match_size:
+            return state.window
+        return torch.cat((state.window, self.match_windows(state.window, state.box).flatten(0, 1)))
+
+    @torch.no_grad()
+    def _match(self, frames: Tensor, state: TrackerState) -> tuple[Tensor, Tensor]:
+        """Template matching: the matched boxes ``(B, 4)`` and the match features ``(B, 4)``
+        (displacement from the window's centre in search-window sides, peak, log scale).
+
+        The best peak over the scales (those other than 1 discounted by ``match_penalty``)
+        places the box; its size is the last box's times that scale."""
+        c = self.config
+        B, S, k = state.box.shape[0], c.match_size, c.match_kernel
+        windows = self.match_windows(state.window, state.box)  # (B, n, 4)
+        packed = state.match.view(B, -1, k, k)
+        kernels, mask = packed[:, :-1], packed[:, -1:]
+        responses = torch.stack(
+            [
+                correlation_response(cut_glimpses(frames, windows[:, i], c, (S, S)), kernels, mask)
+                for i in range(windows.shape[1])
+            ],
+            1,
+        )  # (B, n, S+1, S+1)
+        scales = responses.new_tensor(c.match_scales)
+        discount = torch.where(scales == 1, 1.0, c.match_penalty)
+        peaks = responses.flatten(2).amax(2) * discount  # (B, n)
+        best = peaks.argmax(1)  # (B,)
+        rows = torch.arange(B, device=best.device)
+        chosen = responses[rows, best].flatten(1)  # (B, (S+1)^2)
+        where = chosen.argmax(1)
+        side = S + 1
+        shift = torch.stack((where % side, where // side), -1).to(chosen.dtype) - S / 2  # cells
+        search = windows[rows, best]  # (B, 4)
+        extent = (search[:, 2] - search[:, 0])[:, None]  # (B, 1) search window side in pixels
+        _, _, w, h = convert_boxes(state.box, "xyxy", "cxcywh").unbind(-1)
+        centre = (search[:, :2] + search[:, 2:]) / 2 + shift * extent / S
+        scale = scales[best]
+        matched = torch.stack((centre[:, 0], centre[:, 1], w * scale, h * scale), -1)
+        features = torch.cat(
+            (shift / S, chosen.gather(1, where[:, None]), scale.log()[:, None]), 1
+        )  # (B, 4)
+        return convert_boxes(matched, "cxcywh", "xyxy"), features
+
+    def _look(self, frames: Tensor, windows: Tensor) -> tuple[Tensor, Tensor | None]:
+        """Glimpse features ``(B, F)`` and, with correlation on, the feature map it compares."""
+        glimpses = self.glimpse(frames, windows)
+        if not self.config.correlation_stage:
+            return self.conv(glimpses), None
+        return self.conv.features_and_map(glimpses, self.config.correlation_stage)
+
+    # -- recurrence --------------------------------------------------------------------------
+    def init_state(self, frames: Tensor, boxes: Tensor) -> TrackerState:
+        """Start tracking xyxy ``boxes`` ``(B, 4)`` in ``frames`` (``(B, C, H, W)`` or one frame).
+
+        The glimpse at the window around each box gives the template ``f_0`` and, with the box
+        in that window, the initial memory ``s_0 = tanh(W_0 [f_0, b_0^a])``.
+        """
+        check_boxes(boxes)
+        if boxes.dim() != 2:
+            raise ValueError(f"boxes must be (B, 4), got {tuple(boxes.shape)}")
+        B = boxes.shape[0]
+        frames = self._check_frames(frames, B)
+        boxes = boxes.to(frames.dtype)
+        windows = self._clamp_window(target_windows(boxes, self.config.context))
+        template, maps = self._look(frames, windows)  # (B, F), (B, c, h, w) or None
+        kernel = template.new_zeros(B, 0)
+        if maps is not None:
+            kernel = template_kernels(maps, self.config.correlation_kernel).flatten(1)
+        rel = boxes_in_windows(boxes, windows)  # (B, 4)
+        match = template.new_zeros(B, 0)
+        if self.config.match_size:
+            size, k = self.config.match_size, self.config.match_kernel
+            with torch.no_grad():
+                glimpses = cut_glimpses(frames, windows, self.config, (size, size))
+                mask = box_masks(rel, size, k)
+                match = torch.cat((template_kernels(glimpses, (k, k), mask), mask), 1).flatten(1)
+        hidden = torch.tanh(self.init_rnn(torch.cat((template, rel), 1)))  # (B, D)
+        cell_size = self.config.hidden_size if self.config.rnn_type == "lstm" else 0
+        cell = hidden.new_zeros(B, cell_size)
+        return TrackerState(hidden, cell, windows, boxes, template, kernel, match)
+
+    def step(
+        self, frames: Tensor, state: TrackerState, *, grid_window: Tensor | None = None
+    ) -> tuple[StepOutput, TrackerState]:
+        """Track every object of ``state`` into ``frames`` (``(B, C, H, W)`` or one frame).
+
+        ``grid_window`` (same values as ``state.window``) lets training sample the glimpse at a
+        separate leaf tensor, whose gradient is the grid generator's gradient norm.
+        """
+        c = self.config
+        B = state.window.shape[0]
+        frames = self._check_frames(frames, B)
+        window = state.window
+        sample_at = window if grid_window is None else grid_window
+        features, maps = self._look(frames, sample_at)  # (B, F), (B, c, h, w) or None
+        compared = features.new_zeros(B, 0)  # (B, correlation_size)
+        if maps is not None:
+            kernels = state.kernel.view(B, maps.shape[1], *c.correlation_kernel)
+            compared = response_features(correlation_response(maps, kernels))
+        if c.match_size:
+            matched, match_features = self._match(frames, state)
+            compared = torch.cat((compared, match_features), 1)
+        prev = boxes_in_windows(state.box, window).clamp(-3, 3)  # (B, 4)
+        x = torch.cat((features, state.template, prev, compared), 1)  # (B, 2F + 4 + corr)
+        if c.rnn_type == "gru":
+            hidden, cell = self.rnn(x, state.hidden), state.cell
+        else:
+            hidden, cell = self.rnn(x, (state.hidden, state.cell))
+        head_in = torch.cat(
+            (hidden, compared, features) if c.box_from_features else (hidden, compared), 1
+        )
+        if c.match_size:  # deltas from the matched box
+            box = apply_window_deltas(matched, self._residual(self.track_head(head_in)))
+            rel = boxes_in_windows(box, window)
+        else:
+            rel = torch.tanh(self.track_head(head_in))  # (B, 4)
+            box = boxes_from_windows(rel, window)
+        if c.size_rate < 1:
+            box = self._damp_size(box, state.box)
+            rel = boxes_in_windows(box, window)
+        residual = self._residual(self.loc_head(torch.cat((hidden, rel), 1)))  # (B, 4)
+        anchor = window
+        if c.recenter:
+            anchor = self._clamp_window(target_windows(box.detach(), c.context))
+        next_window = self._clamp_window(apply_window_deltas(anchor, residual))
+        deltas = window_deltas(window, next_window)  # d_t relative to the current window
+        carried_window = next_window.detach() if c.detach_window else next_window
+        log_prob = residual.new_zeros(B)
+        if c.location_std > 0 and self.training:
+            # RAM's location policy: l ~ N(mu, sigma^2 I), log pi(l | s) for REINFORCE. As in
+            # RAM, the policy gradient trains the localization head alone: its mean is
+            # recomputed from detached inputs, so the noisy term never reaches the RNN.
+            mu = self._residual(self.loc_head(torch.cat((hidden, rel), 1).detach()))  # (B, 4)
+            drawn = (residual + c.location_std * torch.randn_like(residual)).detach()
+            policy = torch.distributions.Normal(mu, c.location_std)
+            log_prob = policy.log_prob(drawn).sum(-1)  # (B,)
+            carried_window = self._clamp_window(apply_window_deltas(anchor, drawn)).detach()
+        carried_box = box.detach() if c.detach_window else box
+        out = StepOutput(box, rel, window, next_window, deltas, log_prob)
+        return out, state._replace(hidden=hidden, cell=cell, window=carried_window, box=carried_box)
+
+    def forward(
+        self, frames: Tensor, first_boxes: Tensor, *, probe_grid: bool = False
+    ) -> ClipOutput:
+        """Track a clip: ``frames`` ``(B, T, C, H, W)``, ``first_boxes`` ``(B, 4)`` in frame 0.
+
+        Returns predictions for frames ``1..T-1`` (:class:`ClipOutput`, each ``(B, T-1, 4)``).
+        With ``probe_grid`` every glimpse is sampled at a leaf copy of its window (values equal;
+        with ``detach_window`` the gradients are too), kept in ``grid_inputs``.
+        """
+        if frames.dim() != 5 or frames.shape[1] < 2:
+            raise ValueError(f"frames must be (B, T>=2, C, H, W), got {tuple(frames.shape)}")
+        state = self.init_state(frames[:, 0], first_boxes)
+        outs, probes = [], []
+        for t in range(1, frames.shape[1]):
+            leaf = state.window.detach().requires_grad_() if probe_grid else None
+            out, state = self.step(frames[:, t], state, grid_window=leaf)
+            outs.append(out)
+            if leaf is not None:
+                probes.append(leaf)
+        return ClipOutput(
+            boxes=torch.stack([o.box for o in outs], 1),  # (B, T-1, 4)
+            boxes_in_window=torch.stack([o.box_in_window for o in outs], 1),
+            windows=torch.stack([o.window for o in outs], 1),
+            next_windows=torch.stack([o.next_window for o in outs], 1),
+            grid_inputs=tuple(probes),
+            log_probs=torch.stack([o.log_prob for o in outs], 1),  # (B, T-1)
+        )
+
+    def components(self) -> dict[str, list[nn.Parameter]]:
+        """Parameters per component, for per-component gradient norms."""
+        return {
+            "conv_net": list(self.conv.parameters()),
+            "rnn": list(self.rnn.parameters()) + list(self.init_rnn.parameters()),
+            "tracking_head": list(self.track_head.parameters()),
+            "localization_head": list(self.loc_head.parameters()),
+        }

@@ -1,1 +1,0 @@
-"""Glimpse-misalignment pretraining of the tracker's conv net."""

@@ -1,0 +1,252 @@
+"""Online tracking over a stream of frames: :class:`Tracker` (``init`` / ``update``).
+
+The model is stateless; :class:`Tracker` holds the stream's state (one
+:class:`~ratrack.model.tracker.TrackerState` row per live object) and the objects' ids. All live
+objects move through one batched :meth:`RecurrentTracker.step` per frame; objects can be added
+(:meth:`Tracker.add`) and removed (:meth:`Tracker.remove`) between frames.
+
+Frames are ``(H, W, 3)`` uint8 RGB or ``(H, W)`` uint8 gray numpy arrays, or ``(C, H, W)``
+float tensors in ``[0, 1]``. A model trained on gray frames (Bouncing MNIST) sees RGB input as
+luminance; a model trained on RGB sees gray input repeated over three channels.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from ratrack.boxes import BOX_FORMATS, check_boxes, convert_boxes
+from ratrack.checkpoints import load_tracker
+from ratrack.errors import RatrackError
+from ratrack.model.tracker import RecurrentTracker, TrackerState
+
+WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
+PRETRAINED = ("bmnist", "natural")
+_LUMA = (0.299, 0.587, 0.114)
+_REGION_MARGIN = 2  # pixels around the windows that bilinear sampling may read
+
+
+def pretrained_path(name: str) -> Path:
+    """Path of a shipped checkpoint (``"bmnist"`` or ``"natural"``)."""
+    if name not in PRETRAINED:
+        raise ValueError(f"unknown pretrained tracker {name!r}; expected one of {PRETRAINED}")
+    path = WEIGHTS_DIR / f"{name}.pt"
+    if not path.is_file():
+        raise RatrackError(f"{path}: the {name!r} weights are not installed")
+    return path
+
+
+def _concat_states(a: TrackerState, b: TrackerState) -> TrackerState:
+    return TrackerState(*(torch.cat((x, y), 0) for x, y in zip(a, b, strict=True)))
+
+
+def glimpse_region(windows: Tensor, height: int, width: int) -> tuple[int, int, int, int] | None:
+    """``(x0, y0, x1, y1)``: the pixels of a ``height x width`` frame that glimpses at xyxy
+    ``windows`` ``(N, 4)`` read (their union widened by the bilinear footprint, clipped to the
+    frame), or None when that is the whole frame or nothing of it. Windows that are not finite
+    (a track whose box diverged) read nothing."""
+    w = windows.detach().cpu()  # (N, 4)
+    w = w[torch.isfinite(w).all(1)]
+    if not len(w):
+        return None
+    x0 = max(0, math.floor(float(w[:, 0].min())) - _REGION_MARGIN)
+    y0 = max(0, math.floor(float(w[:, 1].min())) - _REGION_MARGIN)
+    x1 = min(width, math.ceil(float(w[:, 2].max())) + _REGION_MARGIN)
+    y1 = min(height, math.ceil(float(w[:, 3].max())) + _REGION_MARGIN)
+    if x1 <= x0 or y1 <= y0 or (x1 - x0, y1 - y0) == (width, height):
+        return None
+    return x0, y0, x1, y1
+
+
+def _shift_state(state: TrackerState, shift: Tensor) -> TrackerState:
+    """``state`` with its windows and boxes moved by ``shift`` ``(4,)`` xyxy pixels."""
+    return state._replace(window=state.window + shift, box=state.box + shift)
+
+
+def _select_state(state: TrackerState, keep: Tensor) -> TrackerState:
+    return TrackerState(*(x[keep] for x in state))
+
+
+class Tracker:
+    """Track any number of objects through a stream with a :class:`RecurrentTracker`.
+
+    ``Tracker(model=...)`` wraps a model; :meth:`from_pretrained` loads shipped weights or a
+    checkpoint. Boxes cross this API in ``fmt`` (see :data:`ratrack.boxes.BOX_FORMATS`; default
+    ``"xywh"``, 0-based pixels) and are ``xyxy`` inside.
+    """
+
+    def __init__(self, *, model: RecurrentTracker, device: str | torch.device = "cpu") -> None:
+        self.device = torch.device(device)
+        self.model = model.to(self.device).eval()
+        self.fmt = "xywh"
+        self._state: TrackerState | None = None
+        self._ids: list[int] = []
+        self._next_id = 0
+        self._windows = torch.zeros(0, 4)
+
+    @classmethod
+    def from_pretrained(
+        cls, name_or_path: str | Path, *, device: str | torch.device = "cpu"
+    ) -> Tracker:
+        """Load ``"bmnist"``, ``"natural"`` or a tracker checkpoint path."""
+        path = Path(name_or_path)
+        if str(name_or_path) in PRETRAINED and not path.exists():
+            path = pretrained_path(str(name_or_path))
+        model, _ = load_tracker(path, map_location=device)
+        return cls(model=model, device=device)
+
+    # -- properties ------------------------------------------------------------------------
+    @property
+    def ids(self) -> list[int]:
+        """Ids of the live objects, in the row order of :meth:`update`'s output."""
+        return list(self._ids)
+
+    @property
+    def windows(self) -> np.ndarray:
+        """``(N, 4)`` xyxy windows the last :meth:`update` looked through (for drawing)."""
+        return self._windows.numpy().copy()
+
+    # -- input conversion ------------------------------------------------------------------
+    def frame_tensor(self, frame: np.ndarray | Tensor) -> Tensor:
+        """A frame as ``(1, C, H, W)`` float on the model's device, ``C`` the model's channels."""
+        if isinstance(frame, np.ndarray):
+            if (
+                frame.dtype != np.uint8
+                or frame.ndim not in (2, 3)
+                or (frame.ndim == 3 and frame.shape[2] != 3)
+            ):
+                raise ValueError(
+                    f"numpy frames must be uint8 (H, W, 3) RGB or (H, W) gray, got {frame.dtype} "
+                    f"{frame.shape}"
+                )
+            u8 = torch.from_numpy(np.ascontiguousarray(frame)).to(self.device)  # uint8 moves
+            if u8.dim() == 3 and self.model.config.in_channels == 1:
+                # RGB -> luminance in one pass over the frame (the general path below makes
+                # three: scale, weight, sum over a strided channel axis)
+                luma = torch.tensor(_LUMA, device=u8.device) / 255
+                return (u8.to(torch.float32) @ luma)[None, None]  # (1, 1, H, W)
+            x = u8.to(torch.float32) / 255
+            x = x[None] if x.dim() == 2 else x.permute(2, 0, 1)  # (C, H, W)
+        elif isinstance(frame, Tensor):
+            if frame.dim() != 3 or frame.shape[0] not in (1, 3) or not frame.is_floating_point():
+                raise ValueError(
+                    f"tensor frames must be float (C, H, W), C in (1, 3), got {frame.shape}"
+                )
+            x = frame.to(self.device, torch.float32)
+        else:
+            raise TypeError(f"frame must be a numpy array or a tensor, got {type(frame).__name__}")
+        want = self.model.config.in_channels
+        if x.shape[0] == 3 and want == 1:
+            luma = torch.tensor(_LUMA, device=x.device, dtype=x.dtype)
+            x = (x * luma[:, None, None]).sum(0, keepdim=True)
+        elif x.shape[0] == 1 and want == 3:
+            x = x.expand(3, -1, -1)
+        return x[None]  # (1, C, H, W)
+
+    def _boxes_xyxy(self, boxes, fmt: str) -> Tensor:
+        if fmt not in BOX_FORMATS:
+            raise ValueError(
+                f"unknown box format {fmt!r}; expected one of {', '.join(BOX_FORMATS)}"
+            )
+        b = torch.as_tensor(np.asarray(boxes, dtype=np.float32), device=self.device)
+        if b.dim() == 1:
+            b = b[None]
+        if b.dim() != 2 or b.shape[1] != 4:
+            raise ValueError(f"boxes must be (N, 4), got {tuple(b.shape)}")
+        b = convert_boxes(b, fmt, "xyxy")
+        check_boxes(b)
+        return b
+
+    # -- lifecycle -------------------------------------------------------------------------
+    def init(self, frame: np.ndarray | Tensor, boxes, fmt: str = "xywh") -> list[int]:
+        """Forget every object and start tracking ``boxes`` (``(N, 4)`` in ``fmt``) in ``frame``.
+
+        ``fmt`` becomes the format of :meth:`update`'s output. Returns the new objects' ids.
+        """
+        self._state, self._ids = None, []
+        self._windows = torch.zeros(0, 4)
+        self.fmt = fmt
+        return self.add(frame, boxes, fmt=fmt)
+
+    @torch.inference_mode()
+    def add(self, frame: np.ndarray | Tensor, boxes, fmt: str | None = None) -> list[int]:
+        """Start tracking more objects, given by their ``boxes`` in the current ``frame``."""
+        xyxy = self._boxes_xyxy(boxes, fmt or self.fmt)
+        state = self.model.init_state(self.frame_tensor(frame), xyxy)
+        self._state = state if self._state is None else _concat_states(self._state, state)
+        new = list(range(self._next_id, self._next_id + xyxy.shape[0]))
+        self._next_id += len(new)
+        self._ids += new
+        self._windows = torch.cat((self._windows, state.window.cpu()))
+        return new
+
+    def remove(self, ids) -> None:
+        """Stop tracking the objects ``ids`` (unknown ids raise ``KeyError``)."""
+        ids = [int(i) for i in np.atleast_1d(ids)]
+        unknown = set(ids) - set(self._ids)
+        if unknown:
+            raise KeyError(f"no live objects with ids {sorted(unknown)}")
+        keep = [i for i, oid in enumerate(self._ids) if oid not in set(ids)]
+        self._ids = [self._ids[i] for i in keep]
+        self._windows = self._windows[keep]
+        if self._state is not None:
+            index = torch.tensor(keep, dtype=torch.long, device=self.device)
+            self._state = _select_state(self._state, index) if keep else None
+
+    @torch.inference_mode()
+    def correct(self, frame: np.ndarray | Tensor, ids, boxes, fmt: str | None = None) -> None:
+        """Move the objects ``ids`` to ``boxes`` (``(N, 4)`` in ``fmt``) in the current ``frame``.
+
+        Each object is restarted at its box as :meth:`add` would start it (new first-frame
+        template and memory from this frame) but keeps its id and its row in :meth:`update`'s
+        output. This is how a detection corrects a track that drifted. Unknown ids raise
+        ``KeyError``.
+        """
+        ids = [int(i) for i in np.atleast_1d(ids)]
+        unknown = set(ids) - set(self._ids)
+        if unknown:
+            raise KeyError(f"no live objects with ids {sorted(unknown)}")
+        if not ids or self._state is None:
+            return
+        xyxy = self._boxes_xyxy(boxes, fmt or self.fmt)
+        if xyxy.shape[0] != len(ids):
+            raise ValueError(f"{len(ids)} ids but {xyxy.shape[0]} boxes")
+        fresh = self.model.init_state(self.frame_tensor(frame), xyxy)
+        rows = torch.tensor([self._ids.index(i) for i in ids], device=self.device)
+        self._state = TrackerState(
+            *(old.index_copy(0, rows, new) for old, new in zip(self._state, fresh, strict=True))
+        )
+        self._windows[rows.cpu()] = fresh.window.cpu()
+
+    @torch.inference_mode()
+    def update(self, frame: np.ndarray | Tensor) -> np.ndarray:
+        """Track every live object into ``frame``: ``(N, 4)`` float boxes in the init format.
+
+        With the STN grid generator only the part of a numpy frame that the glimpses read is
+        converted to a tensor (the model sees that crop, its windows shifted to match), so the
+        cost of an update does not grow with the frame; the result is the full frame's up to
+        float rounding.
+        """
+        if self._state is None:
+            return np.zeros((0, 4), dtype=np.float32)
+        state, shift = self._state, None
+        if isinstance(frame, np.ndarray) and self.model.config.grid_generator == "stn":
+            region = glimpse_region(self.model.read_windows(state), *frame.shape[:2])
+            if region is not None:
+                x0, y0, x1, y1 = region
+                frame = frame[y0:y1, x0:x1]
+                shift = state.window.new_tensor([x0, y0, x0, y0])  # (4,) crop -> frame pixels
+                state = _shift_state(state, -shift)
+        out, state = self.model.step(self.frame_tensor(frame), state)
+        if shift is not None:
+            out = out._replace(
+                box=out.box + shift, window=out.window + shift, next_window=out.next_window + shift
+            )
+            state = _shift_state(state, shift)
+        self._state = state
+        self._windows = out.window.cpu()
+        return convert_boxes(out.box, "xyxy", self.fmt).cpu().numpy()

@@ -1,0 +1,413 @@
+"""``ratrack track``: follow objects through a user's footage and write the tracks.
+
+Sources (:func:`open_source`): a video file (anything OpenCV decodes), a folder of images, an
+OTB/TLP folder, a MOTChallenge sequence folder, a KITTI tracking sequence (``kitti_root`` and
+``sequence``, or its ``image_02/SSSS`` folder), or a KITTI raw drive (the drive folder, its date
+folder, or a raw root holding exactly one drive). Frames are decoded one at a time, so memory
+stays flat however long the footage.
+
+Frames whose image is absent (a KITTI tracking sequence whose labels cover more frames than the
+images present, as in the sample data: sequence 0001 has only frames 10, 15 and 20) are skipped:
+the tracker steps from one present frame to the next, outputs carry the dataset's own frame
+numbers, and detection or init rows on absent frames are ignored. A MOTChallenge folder whose
+``seqinfo.ini`` declares more frames than its images hold is tracked over the images present.
+
+Who is tracked:
+
+* ``init``: boxes on the first frame (the first frame with an image), in ``init_format``
+  (``xywh`` 0-based pixels by default, ``xywh1`` 1-based as OTB/MOT write them, or ``xyxy``);
+* ``init_file``: a MOTChallenge (1-based frames) or KITTI (0-based) file; each track id starts
+  on the first frame with an image on which the file gives it a box, and keeps its id (rows with
+  MOT ``conf`` 0 and KITTI ``DontCare`` rows are skipped);
+* ``detections``: a detection file (:func:`read_detection_file`) driving the lifecycle of
+  :class:`~ratrack.track.multi.MultiTracker` (births, Hungarian matching on IoU, correction,
+  ends).
+
+Outputs: a track file (:data:`OUT_FORMATS`: MOTChallenge results ``frame,id,x,y,w,h,conf,-1,-1,
+-1`` with 1-based frames, KITTI tracking results with 0-based frames and scores, or JSON lines
+with one object per frame) and an annotated video (boxes, ids, glimpse windows). Track ids start
+at 1 (after the largest id of an init file). Both are written to a temporary file beside the
+target and renamed when the run ends, so a failed run leaves nothing behind; an interrupted run
+(``KeyboardInterrupt``) keeps everything up to the last finished frame, complete and valid.
+Every input is read and checked before the first frame is tracked.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ratrack.boxes import convert_boxes
+from ratrack.data._text import split_fields
+from ratrack.data.detections import (
+    DET_FORMATS,
+    FrameTable,
+    check_frames,
+    read_detection_file,
+    read_init_file,
+)
+from ratrack.data.sequence import Sequence
+from ratrack.errors import DataError, RatrackError
+from ratrack.track.io import OUT_FORMATS, TrackFile, TrackVideo, format_frame
+from ratrack.track.multi import Detections, FrameTracks, MultiTrackConfig, MultiTracker, Starts
+from ratrack.track.online import Tracker, pretrained_path
+from ratrack.track.sources import (
+    _source_fps,
+    declared_length,
+    iter_frames,
+    open_source,
+    present_frames,
+)
+
+log = logging.getLogger(__name__)
+
+INIT_BOX_FORMATS = ("xywh", "xywh1", "xyxy")
+
+
+@dataclass(frozen=True)
+class TrackConfig:
+    """How ``ratrack track`` tracks and writes (inputs and output paths are arguments)."""
+
+    weights: str = "auto"  # "auto": natural weights if installed, else bmnist (with a warning)
+    device: str = "cpu"  # torch device the tracker runs on
+    out_format: str = "mot"  # one of OUT_FORMATS
+    object_type: str = "Car"  # KITTI type written for tracks whose class is unknown
+    max_frames: int | None = None  # stop after this many frames with images (None: all)
+    video_fps: float | None = None  # annotated video's frame rate (None: the source's, else 10)
+    lifecycle: MultiTrackConfig = field(default_factory=MultiTrackConfig)
+
+    def __post_init__(self) -> None:
+        if self.out_format not in OUT_FORMATS:
+            raise ValueError(
+                f"output format must be one of {', '.join(OUT_FORMATS)}, got {self.out_format!r}"
+            )
+        if self.max_frames is not None and self.max_frames < 1:
+            raise ValueError(f"max_frames must be >= 1, got {self.max_frames}")
+        if self.video_fps is not None and self.video_fps <= 0:
+            raise ValueError(f"video_fps must be positive, got {self.video_fps}")
+
+
+@dataclass
+class Timing:
+    """Seconds spent decoding frames, inside the tracker, and writing outputs."""
+
+    decode: float = 0.0
+    track: float = 0.0
+    write: float = 0.0
+
+
+@dataclass(frozen=True)
+class TrackResult:
+    """Summary of a run."""
+
+    frames: int  # frames tracked
+    skipped: int  # frames without an image, skipped
+    tracks: int  # distinct track ids reported
+    boxes: int  # (object, frame) rows reported
+    timing: Timing
+    weights: str
+    device: str
+    out: Path | None
+    video: Path | None
+
+    @property
+    def fps(self) -> float:
+        """Frames per second end to end (decode + track + write)."""
+        total = self.timing.decode + self.timing.track + self.timing.write
+        return self.frames / total if total > 0 else float("inf")
+
+    def summary(self) -> str:
+        """A few lines for the end of a run."""
+        t = self.timing
+        per = 1000.0 / max(self.frames, 1)
+        lines = [
+            f"tracked {self.frames} frames ({self.skipped} without an image skipped): "
+            f"{self.tracks} tracks, {self.boxes} boxes; weights {self.weights} on {self.device}",
+            f"  {self.fps:.1f} frames/s end to end; per frame: decode {t.decode * per:.1f} ms, "
+            f"tracker {t.track * per:.1f} ms, writing {t.write * per:.1f} ms",
+        ]
+        lines += [f"  wrote {p}" for p in (self.out, self.video) if p is not None]
+        return "\n".join(lines)
+
+
+# --- inputs -----------------------------------------------------------------------------------
+
+
+def _outside(boxes: np.ndarray, height: int, width: int) -> np.ndarray:
+    """``(N,)`` bool: xyxy boxes that do not overlap the frame at all."""
+    return (
+        (boxes[:, 2] <= 0) | (boxes[:, 3] <= 0) | (boxes[:, 0] >= width) | (boxes[:, 1] >= height)
+    )
+
+
+def parse_init_boxes(
+    boxes, fmt: str, frame_size: tuple[int, int], option: str = "--init"
+) -> np.ndarray:
+    """``(N, 4)`` xyxy from ``boxes`` (strings ``"x,y,w,h"`` or sequences of 4 numbers in
+    ``fmt``); a malformed box, one of zero size or one wholly outside the ``(H, W)`` frame raises
+    ``RatrackError`` naming ``option`` and the box's position (1-based)."""
+
+    if fmt not in INIT_BOX_FORMATS:
+        raise RatrackError(f"{option}-format must be one of {', '.join(INIT_BOX_FORMATS)}")
+    height, width = frame_size
+    out = []
+    for k, box in enumerate(boxes, start=1):
+        text = box if isinstance(box, str) else ",".join(str(v) for v in box)
+        fields = split_fields(text)
+        try:
+            values = [float(v) for v in fields]
+        except ValueError:
+            values = []
+        if len(values) != 4 or not np.isfinite(values).all():
+            raise RatrackError(f"{option} #{k} {text!r}: expected four numbers {','.join(fmt)}")
+        xyxy = convert_boxes(torch.tensor(values, dtype=torch.float64), fmt, "xyxy").numpy()
+        if xyxy[2] <= xyxy[0] or xyxy[3] <= xyxy[1]:
+            raise RatrackError(f"{option} #{k} {text!r}: box has zero or negative size")
+        if _outside(xyxy[None], height, width)[0]:
+            raise RatrackError(
+                f"{option} #{k} {text!r}: box lies outside the {width}x{height} frame"
+            )
+        out.append(xyxy)
+    return np.asarray(out, np.float64).reshape(-1, 4)
+
+
+def plan_starts(
+    init_xyxy: np.ndarray,
+    first_frame: int,
+    table: FrameTable | None,
+    present: np.ndarray,
+    frame_size: tuple[int, int],
+    path: str | Path | None = None,
+) -> tuple[dict[int, Starts], int]:
+    """Objects to start per frame, and the first id free for new tracks.
+
+    ``init_xyxy`` boxes start on ``first_frame`` with ids after those of ``table``; each track
+    of ``table`` starts on its first row in a ``present`` frame. A row of ``table`` whose box lies
+    wholly outside the frame raises ``DataError``.
+    """
+    starts: dict[int, list[tuple[np.ndarray, int, str]]] = {}
+    first_free = 1
+    if table is not None and len(table.frame):
+        bad = np.flatnonzero(_outside(table.boxes, *frame_size))
+        if len(bad):
+            raise DataError("box lies outside the frame", path, int(table.lines[bad[0]]))
+        first_free = max(first_free, int(table.ids.max()) + 1)
+        on_image = np.isin(table.frame, present)
+        skipped = 0
+        for tid in np.unique(table.ids):
+            rows = np.flatnonzero((table.ids == tid) & on_image)
+            if len(rows) == 0:
+                skipped += 1
+                continue
+            r = rows[0]
+            starts.setdefault(int(table.frame[r]), []).append(
+                (table.boxes[r], int(tid), str(table.labels[r]))
+            )
+        if skipped:
+            log.warning("%s: %d tracks have no box on a frame with an image", path, skipped)
+    for k, box in enumerate(init_xyxy):
+        starts.setdefault(first_frame, []).append((box, first_free + k, ""))
+    first_free += len(init_xyxy)
+    out = {
+        t: Starts(
+            boxes=np.stack([b for b, _, _ in rows]),
+            ids=np.array([i for _, i, _ in rows], np.int64),
+            labels=np.array([c for _, _, c in rows], dtype=str),
+        )
+        for t, rows in starts.items()
+    }
+    return out, first_free
+
+
+def resolve_weights(name: str) -> str:
+    """``"auto"`` becomes ``"natural"`` when those weights are installed, else ``"bmnist"``
+    (logged as a warning: they were trained on digits, not natural video)."""
+    if name != "auto":
+        return name
+    try:
+        pretrained_path("natural")
+        return "natural"
+    except RatrackError:
+        log.warning(
+            "the 'natural' weights are not installed; tracking with 'bmnist' (trained on "
+            "Bouncing MNIST digits, not on natural video)"
+        )
+        return "bmnist"
+
+
+def check_device(device: str) -> str:
+    """``device`` if torch can use it, else ``RatrackError``."""
+    try:
+        dev = torch.device(device)
+    except RuntimeError:
+        raise RatrackError(f"--device {device!r}: not a torch device (cpu, cuda, cuda:1)") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise RatrackError(f"--device {device}: CUDA is not available on this machine")
+    return device
+
+
+# --- streaming --------------------------------------------------------------------------------
+
+
+def iter_tracks(
+    seq: Sequence,
+    multi: MultiTracker,
+    *,
+    starts: dict[int, Starts] | None = None,
+    detections: FrameTable | None = None,
+    max_frames: int | None = None,
+    timing: Timing | None = None,
+) -> Iterator[tuple[int, np.ndarray, FrameTracks]]:
+    """Track ``seq`` frame by frame: yields ``(t, frame, tracks)`` (``t`` the frame index)."""
+    timing = timing if timing is not None else Timing()
+    starts = starts or {}
+    frames = iter_frames(seq, max_frames)
+    while True:
+        start = time.perf_counter()
+        item = next(frames, None)
+        timing.decode += time.perf_counter() - start
+        if item is None:
+            return
+        t, frame = item
+        det = None
+        if detections is not None:
+            rows = detections.rows(t)
+            det = Detections(
+                detections.boxes[rows], detections.scores[rows], detections.labels[rows]
+            )
+        start = time.perf_counter()
+        tracks = multi.step(frame, det, starts.get(t))
+        timing.track += time.perf_counter() - start
+        yield t, frame, tracks
+
+
+# --- outputs ----------------------------------------------------------------------------------
+
+
+# --- the run ----------------------------------------------------------------------------------
+
+
+def run_track(
+    source: str | Path | Sequence | None = None,
+    *,
+    kitti_root: str | Path | None = None,
+    sequence: str | None = None,
+    init=(),
+    init_format: str = "xywh",
+    init_file: str | Path | None = None,
+    detections: str | Path | None = None,
+    det_format: str = "auto",
+    out: str | Path | None = None,
+    video: str | Path | None = None,
+    config: TrackConfig = TrackConfig(),
+    tracker: Tracker | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> TrackResult:
+    """Track objects through ``source`` and write ``out`` (and ``video``); see the module
+    docstring. ``init`` holds boxes (``"x,y,w,h"`` strings or 4 numbers) in ``init_format``;
+    ``tracker`` (a :class:`Tracker` without objects) replaces loading ``config.weights``.
+    ``progress(done, total)`` is called after each frame. Bad input raises ``RatrackError``
+    before any output file is created."""
+    seq = (
+        source
+        if isinstance(source, Sequence)
+        else open_source(source, kitti_root=kitti_root, sequence=sequence)
+    )
+    present = present_frames(seq)
+    if config.max_frames is not None:
+        present = present[: config.max_frames]
+    num_frames = declared_length(seq)
+    frame_size = seq.frame_size()
+    if not init and init_file is None and detections is None:
+        raise RatrackError("nothing to track: give --init boxes, --init-file or --detections")
+    if det_format not in DET_FORMATS:
+        raise RatrackError(f"--det-format must be one of {', '.join(DET_FORMATS)}")
+    init_xyxy = parse_init_boxes(list(init), init_format, frame_size)
+    table = None
+    if init_file is not None:
+        table = read_init_file(init_file)
+        check_frames(table, init_file, num_frames, "init")
+    det_table = None
+    if detections is not None:
+        det_table = read_detection_file(detections, det_format)
+        check_frames(det_table, detections, num_frames, "detection")
+    starts, first_id = plan_starts(
+        init_xyxy, int(present[0]), table, present, frame_size, init_file
+    )
+    weights = "(given)"
+    if tracker is None:
+        weights = resolve_weights(config.weights)
+        tracker = Tracker.from_pretrained(weights, device=check_device(config.device))
+    multi = MultiTracker(tracker, config.lifecycle, first_id=first_id)
+    skipped = len(seq) - len(present_frames(seq))
+    if skipped:
+        log.warning(
+            "%s: %d of %d frames have no image and are skipped", seq.path, skipped, len(seq)
+        )
+
+    outputs: list[TrackFile | TrackVideo] = []
+    text_out = video_out = None
+    try:
+        if out is not None:
+            text_out = TrackFile(out)
+            outputs.append(text_out)
+        if video is not None:
+            fps = config.video_fps or _source_fps(seq)
+            video_out = TrackVideo(video, fps, frame_size)
+            outputs.append(video_out)
+    except BaseException:
+        for o in outputs:
+            o.discard()
+        raise
+    timing = Timing()
+    ids: set[int] = set()
+    frames = boxes = 0
+    total = len(present)
+    try:
+        for t, frame, tracks in iter_tracks(
+            seq,
+            multi,
+            starts=starts,
+            detections=det_table,
+            max_frames=config.max_frames,
+            timing=timing,
+        ):
+            start = time.perf_counter()
+            if text_out is not None:
+                text_out.write_frame(format_frame(t, tracks, config.out_format, config.object_type))
+            if video_out is not None:
+                video_out.write_frame(frame, tracks)
+            timing.write += time.perf_counter() - start
+            frames += 1
+            boxes += len(tracks.ids)
+            ids.update(int(i) for i in tracks.ids)
+            if progress is not None:
+                progress(frames, total)
+    except KeyboardInterrupt:
+        for o in outputs:
+            o.keep()
+        log.warning("interrupted: outputs hold the %d frames tracked before", frames)
+        raise
+    except BaseException:
+        for o in outputs:
+            o.discard()
+        raise
+    for o in outputs:
+        o.commit()
+    return TrackResult(
+        frames=frames,
+        skipped=skipped,
+        tracks=len(ids),
+        boxes=boxes,
+        timing=timing,
+        weights=weights,
+        device=str(tracker.device),
+        out=Path(out) if out is not None else None,
+        video=Path(video) if video is not None else None,
+    )

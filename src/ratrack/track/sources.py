@@ -1,0 +1,98 @@
+"""Where ``ratrack track`` reads frames from: videos, image folders, dataset sequences and KITTI
+raw drives, one frame at a time."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+
+from ratrack.data.formats import open_sequence
+from ratrack.data.kitti import KittiTracking
+from ratrack.data.kitti_raw import find_kitti_raw_drives, looks_like_date
+from ratrack.data.sequence import Sequence
+from ratrack.errors import DataError, RatrackError
+
+
+def open_source(
+    path: str | Path | None = None,
+    *,
+    kitti_root: str | Path | None = None,
+    sequence: str | None = None,
+) -> Sequence:
+    """The frames to track: ``path`` (video file or folder, see the module docstring) or the
+    KITTI tracking ``sequence`` of ``kitti_root``. Raises ``RatrackError`` / ``DataError``."""
+    if (path is None) == (kitti_root is None):
+        raise RatrackError("give either a video file or folder, or --kitti ROOT --sequence SSSS")
+    if kitti_root is not None:
+        if sequence is None:
+            raise RatrackError("--kitti needs --sequence (for example --sequence 0001)")
+        return KittiTracking(kitti_root, missing_images="keep").sequence(sequence)
+    if sequence is not None:
+        raise RatrackError("--sequence needs --kitti ROOT")
+    if path is None:  # (checked above; narrows the type)
+        raise RatrackError("give a video file or folder")
+    path = Path(path)
+    if path.is_dir():
+        if not any(path.iterdir()):
+            raise DataError("folder is empty", path)
+
+        dates = [p for p in path.iterdir() if p.is_dir() and looks_like_date(p.name)]
+        if dates and not looks_like_date(path.name):
+            drives = find_kitti_raw_drives(path)
+            if len(drives) != 1:
+                names = ", ".join(f"{d}/{d}_drive_{n}_sync" if n else d for _, d, n in drives)
+                raise DataError(f"holds {len(drives)} KITTI raw drives; pass one: {names}", path)
+            base, date, drive = drives[0]
+            path = base / date / f"{date}_drive_{drive}_sync" if drive else base / date
+    seq = open_sequence(path)
+    if len(seq) == 0 or len(present_frames(seq)) == 0:
+        raise DataError("no frames to track", path)
+    return seq
+
+
+def present_frames(seq: Sequence) -> np.ndarray:
+    """Indices of the frames that have an image (every frame of a video)."""
+    paths = getattr(seq, "paths", None)
+    if paths is None:
+        return np.arange(len(seq), dtype=np.int64)
+    return np.array([t for t, p in enumerate(paths) if p is not None], np.int64)
+
+
+def declared_length(seq: Sequence) -> int:
+    """Frames the sequence declares: ``seqLength`` of a MOTChallenge ``seqinfo.ini`` when it is
+    larger than the images present, else ``len(seq)``. Rows of init and detection files past it
+    are errors."""
+    info = getattr(seq, "info", None) or {}
+    return max(len(seq), int(info.get("seqLength", 0)))
+
+
+def iter_frames(seq: Sequence, max_frames: int | None = None) -> Iterator[tuple[int, np.ndarray]]:
+    """``(t, frame)`` for every frame with an image, decoded one at a time."""
+    count = 0
+    frames: Iterator[tuple[int, np.ndarray]]
+    if getattr(seq, "paths", None) is None:
+        frames = enumerate(seq.frames())
+    else:
+        frames = ((int(t), seq.frame(int(t))) for t in present_frames(seq))
+    for t, frame in frames:
+        if max_frames is not None and count >= max_frames:
+            return
+        count += 1
+        yield t, frame
+
+
+def _source_fps(seq: Sequence) -> float:
+    info = getattr(seq, "info", None) or {}
+    if "frameRate" in info:
+        return float(info["frameRate"])
+    if seq.format == "video":
+        import cv2
+
+        cap = cv2.VideoCapture(str(seq.path))
+        fps = cap.get(cv2.CAP_PROP_FPS)
+        cap.release()
+        if fps and np.isfinite(fps) and fps > 0:
+            return float(fps)
+    return 10.0

@@ -1,1 +1,0 @@
-"""The recurrent attention tracker: model, losses, training loops and online tracking."""

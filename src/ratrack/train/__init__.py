@@ -1,0 +1,1 @@
+"""Training: tracker training, glimpse-misalignment pretraining, losses, data parallelism."""

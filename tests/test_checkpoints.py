@@ -3,8 +3,16 @@ from dataclasses import dataclass, field
 import pytest
 import torch
 
-from ratrack.checkpoints import FORMAT_VERSION, config_from_dict, load_checkpoint, save_checkpoint
+from ratrack.checkpoints import (
+    FORMAT_VERSION,
+    config_from_dict,
+    load_checkpoint,
+    load_tracker,
+    save_checkpoint,
+)
 from ratrack.errors import RatrackError
+from ratrack.model.config import TrackerConfig
+from ratrack.track.online import pretrained_path
 
 
 @dataclass(frozen=True)
@@ -58,3 +66,19 @@ def test_load_errors_are_clear(tmp_path):
     path = save_checkpoint(tmp_path / "a.pt", kind="draw", config=Inner(), model={})
     with pytest.raises(RatrackError, match="expected 'tracker'"):
         load_checkpoint(path, kind="tracker")
+
+
+def test_shipped_checkpoints_hold_removed_fields_at_their_value_and_load(tmp_path):
+    """The shipped weights predate the removal of TrackerConfig's constant flags: their stored
+    configs hold them at the one value the code keeps, and load; another value is refused."""
+    for name in ("bmnist", "natural"):
+        payload = torch.load(pretrained_path(name), weights_only=True)
+        stored = payload["config"]["model"]
+        assert {k: stored[k] for k in TrackerConfig.REMOVED} == TrackerConfig.REMOVED
+        model, _ = load_tracker(pretrained_path(name))
+        assert config_from_dict(TrackerConfig, stored) == model.config
+        payload["config"]["model"] = {**stored, "recenter": False}
+        changed = tmp_path / f"{name}.pt"
+        torch.save(payload, changed)
+        with pytest.raises(RatrackError, match=r"TrackerConfig\.recenter=False is no longer"):
+            load_tracker(changed)

@@ -84,7 +84,18 @@ def load_checkpoint(
 
 
 def config_from_dict(cls: type, values: dict[str, Any]) -> Any:
-    """Rebuild a (possibly nested) frozen dataclass config from its stored dict."""
+    """Rebuild a (possibly nested) frozen dataclass config from its stored dict.
+
+    Keys that are not fields are ignored, except fields the class lists as removed
+    (``cls.REMOVED``, name -> the one value they had): a stored value other than that one
+    raises ``ValueError`` naming the field, since this code cannot build that model.
+    """
+    for name, only in getattr(cls, "REMOVED", {}).items():
+        if name in values and values[name] != only:
+            raise ValueError(
+                f"{cls.__name__}.{name}={values[name]!r} is no longer supported "
+                f"(the field was removed; only {only!r} is)"
+            )
     hints = typing.get_type_hints(cls)
     kwargs = {}
     for f in dataclasses.fields(cls):

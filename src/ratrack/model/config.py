@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 GRID_GENERATORS = ("stn", "draw")
 RNN_TYPES = ("gru", "lstm")
@@ -11,6 +12,15 @@ RNN_TYPES = ("gru", "lstm")
 @dataclass(frozen=True)
 class TrackerConfig:
     """Hyperparameters of :class:`RecurrentTracker` (defaults: the Bouncing MNIST model)."""
+
+    # Fields since removed, with the one value they always had: a stored config (an older
+    # checkpoint) may hold them at that value; any other value describes a model this code
+    # cannot build (see ratrack.checkpoints.config_from_dict).
+    REMOVED: ClassVar[dict[str, object]] = {
+        "detach_window": True,  # the window chain is always detached between steps
+        "recenter": True,  # the localization head always moves the window re-centred on b_t
+        "box_from_features": True,  # the tracking head always sees f_t
+    }
 
     in_channels: int = 1  # 1 for MNIST, 3 for RGB video
     glimpse_size: tuple[int, int] = (40, 40)  # (h, w) of the glimpse in pixels
@@ -25,9 +35,6 @@ class TrackerConfig:
     pixel_std: float = 1.0
     max_delta_log_scale: float = 0.5  # |dlogw|, |dlogh| per step are squashed below this
     min_window: float = 8.0  # windows never shrink below this side (pixels)
-    detach_window: bool = True  # no gradient through the window chain between steps (stable)
-    recenter: bool = True  # localization head moves the window re-centred on b_t (else a_t)
-    box_from_features: bool = True  # tracking head also sees f_t directly (precise boxes)
     # > 0: RAM's Gaussian location policy while training: the next window's deltas are drawn
     # around the localization head's output with this std (window sides / log side), and
     # REINFORCE (LossConfig.reinforce) rewards the draws; evaluation always takes the mean.

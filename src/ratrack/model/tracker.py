@@ -37,7 +37,7 @@ outputs deltas from ``m_t`` (starting at zero) instead of a box in the window. M
 parameters, so it holds for any appearance; the learned parts refine its box.
 
 The localization head predicts its deltas relative to the window re-centred on its own box
-estimate ``w(b_t)`` (``recenter=True``; with ``False`` relative to ``a_t`` itself): the head then
+estimate ``w(b_t)``, not to ``a_t`` itself: the head then
 only has to learn the motion to the next frame (velocity, bounces), not to re-find the object
 in the glimpse, which the tracking head already does. Its last layer starts at zero, so an
 untrained tracker follows its own box estimate; the tracking head starts at the box that the
@@ -134,8 +134,7 @@ class RecurrentTracker(nn.Module):
         cell = nn.GRUCell if c.rnn_type == "gru" else nn.LSTMCell
         self.rnn = cell(rnn_in, c.hidden_size)
         self.init_rnn = nn.Linear(c.feature_size + 4, c.hidden_size)
-        track_in = c.hidden_size + c.correlation_size
-        track_in += c.feature_size if c.box_from_features else 0
+        track_in = c.hidden_size + c.correlation_size + c.feature_size  # the head also sees f_t
         self.track_head = _mlp(track_in, c.head_hidden, 4)
         self.loc_head = _mlp(c.hidden_size + 4, c.head_hidden, 4)
         # Localization starts at "keep the window" (zero deltas); tracking starts at the box the
@@ -313,9 +312,7 @@ class RecurrentTracker(nn.Module):
             hidden, cell = self.rnn(x, state.hidden), state.cell
         else:
             hidden, cell = self.rnn(x, (state.hidden, state.cell))
-        head_in = torch.cat(
-            (hidden, compared, features) if c.box_from_features else (hidden, compared), 1
-        )
+        head_in = torch.cat((hidden, compared, features), 1)  # (B, D + corr + F)
         if c.match_size:  # deltas from the matched box
             box = apply_window_deltas(matched, self._residual(self.track_head(head_in)))
             rel = boxes_in_windows(box, window)
@@ -326,12 +323,10 @@ class RecurrentTracker(nn.Module):
             box = self._damp_size(box, state.box)
             rel = boxes_in_windows(box, window)
         residual = self._residual(self.loc_head(torch.cat((hidden, rel), 1)))  # (B, 4)
-        anchor = window
-        if c.recenter:
-            anchor = self._clamp_window(target_windows(box.detach(), c.context))
+        anchor = self._clamp_window(target_windows(box.detach(), c.context))  # w(b_t)
         next_window = self._clamp_window(apply_window_deltas(anchor, residual))
         deltas = window_deltas(window, next_window)  # d_t relative to the current window
-        carried_window = next_window.detach() if c.detach_window else next_window
+        carried_window = next_window.detach()  # no gradient through the window chain (stable)
         log_prob = residual.new_zeros(B)
         if c.location_std > 0 and self.training:
             # RAM's location policy: l ~ N(mu, sigma^2 I), log pi(l | s) for REINFORCE. As in
@@ -342,7 +337,7 @@ class RecurrentTracker(nn.Module):
             policy = torch.distributions.Normal(mu, c.location_std)
             log_prob = policy.log_prob(drawn).sum(-1)  # (B,)
             carried_window = self._clamp_window(apply_window_deltas(anchor, drawn)).detach()
-        carried_box = box.detach() if c.detach_window else box
+        carried_box = box.detach()
         out = StepOutput(box, rel, window, next_window, deltas, log_prob)
         return out, state._replace(hidden=hidden, cell=cell, window=carried_window, box=carried_box)
 
@@ -353,7 +348,8 @@ class RecurrentTracker(nn.Module):
 
         Returns predictions for frames ``1..T-1`` (:class:`ClipOutput`, each ``(B, T-1, 4)``).
         With ``probe_grid`` every glimpse is sampled at a leaf copy of its window (values equal;
-        with ``detach_window`` the gradients are too), kept in ``grid_inputs``.
+        the window chain is detached between steps, so the gradients are too), kept in
+        ``grid_inputs``.
         """
         if frames.dim() != 5 or frames.shape[1] < 2:
             raise ValueError(f"frames must be (B, T>=2, C, H, W), got {tuple(frames.shape)}")

@@ -58,11 +58,11 @@ from ratrack.track.io import OUT_FORMATS, TrackFile, TrackVideo, format_frame
 from ratrack.track.multi import Detections, FrameTracks, MultiTrackConfig, MultiTracker, Starts
 from ratrack.track.online import Tracker, pretrained_path
 from ratrack.track.sources import (
-    _source_fps,
     declared_length,
     iter_frames,
     open_source,
     present_frames,
+    source_fps,
 )
 
 log = logging.getLogger(__name__)
@@ -79,7 +79,6 @@ class TrackConfig:
     out_format: str = "mot"  # one of OUT_FORMATS
     object_type: str = "Car"  # KITTI type written for tracks whose class is unknown
     max_frames: int | None = None  # stop after this many frames with images (None: all)
-    video_fps: float | None = None  # annotated video's frame rate (None: the source's, else 10)
     lifecycle: MultiTrackConfig = field(default_factory=MultiTrackConfig)
 
     def __post_init__(self) -> None:
@@ -89,8 +88,6 @@ class TrackConfig:
             )
         if self.max_frames is not None and self.max_frames < 1:
             raise ValueError(f"max_frames must be >= 1, got {self.max_frames}")
-        if self.video_fps is not None and self.video_fps <= 0:
-            raise ValueError(f"video_fps must be positive, got {self.video_fps}")
 
 
 @dataclass
@@ -358,7 +355,7 @@ def run_track(
             text_out = TrackFile(out)
             outputs.append(text_out)
         if video is not None:
-            fps = config.video_fps or _source_fps(seq)
+            fps = source_fps(seq)
             video_out = TrackVideo(video, fps, frame_size)
             outputs.append(video_out)
     except BaseException:

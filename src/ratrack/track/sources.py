@@ -83,7 +83,7 @@ def iter_frames(seq: Sequence, max_frames: int | None = None) -> Iterator[tuple[
         yield t, frame
 
 
-def _source_fps(seq: Sequence) -> float:
+def source_fps(seq: Sequence) -> float:
     info = getattr(seq, "info", None) or {}
     if "frameRate" in info:
         return float(info["frameRate"])

@@ -10,10 +10,10 @@ from ratrack.boxes import (
     box_iou_elementwise,
     boxes_from_windows,
     boxes_in_windows,
-    boxes_to_windows,
     check_boxes,
     clip_boxes,
     convert_boxes,
+    target_windows,
     theta_to_windows,
     window_deltas,
     windows_to_theta,
@@ -96,13 +96,28 @@ def test_check_boxes():
         check_boxes(torch.tensor([[0.0, 0.0, float("nan"), 1.0]]))
 
 
-def test_windows_keep_centre_and_scale_size():
-    win = boxes_to_windows(BOX, context=2.0)
-    assert win.tolist() == [[-5.0, 0.0, 55.0, 80.0]]
-    square = boxes_to_windows(torch.tensor([[0.0, 0.0, 8.0, 2.0]]), context=1.0, square=True)
-    assert square.tolist() == [[2.0, -1.0, 6.0, 3.0]]
+def test_windows_are_squares_around_the_box():
+    win = target_windows(BOX, context=2.0)  # centre (25, 40), side 2 * max(30, 40)
+    assert win.tolist() == [[-15.0, 0.0, 65.0, 80.0]]
+    tiny = target_windows(torch.tensor([[0.0, 0.0, 0.2, 0.1]]), context=1.0, min_size=1.0)
+    assert tiny.tolist() == [
+        [-0.4000000059604645, -0.44999998807907104, 0.6000000238418579, 0.550000011920929]
+    ]
     with pytest.raises(ValueError, match="context must be positive"):
-        boxes_to_windows(BOX, context=0.0)
+        target_windows(BOX, context=0.0)
+
+
+def test_iou_is_vectorized_over_leading_dims():
+    g = torch.Generator().manual_seed(1)
+    a = torch.rand(2, 3, 5, 4, generator=g) * 20
+    b = torch.rand(3, 4, 4, generator=g) * 20
+    a[..., 2:] += a[..., :2] + 1
+    b[..., 2:] += b[..., :2] + 1
+    iou = box_iou(a, b)  # (2, 3, 5, 4): b broadcasts over a's first dim
+    assert iou.shape == (2, 3, 5, 4)
+    for i in range(2):
+        for j in range(3):
+            torch.testing.assert_close(iou[i, j], box_iou(a[i, j], b[j]))
 
 
 def test_theta_of_whole_frame_is_identity_and_round_trips():
@@ -152,7 +167,7 @@ def test_device_and_dtype_preserved():
     boxes = BOX.to(torch.float64)
     for out in (
         convert_boxes(boxes, "xyxy", "cxcywh"),
-        boxes_to_windows(boxes),
+        target_windows(boxes, 2.0),
         box_iou(boxes, boxes),
     ):
         assert out.dtype == torch.float64

@@ -113,27 +113,27 @@ def box_iou_elementwise(a: Tensor, b: Tensor, eps: float = 1e-12) -> Tensor:
 
 
 def box_iou(a: Tensor, b: Tensor, eps: float = 1e-12) -> Tensor:
-    """Pairwise IoU of xyxy boxes: ``Tensor[N, 4]`` x ``Tensor[M, 4]`` -> ``Tensor[N, M]``."""
-    if a.dim() != 2 or b.dim() != 2:
+    """Pairwise IoU of xyxy boxes: ``Tensor[..., N, 4]`` x ``Tensor[..., M, 4]`` ->
+    ``Tensor[..., N, M]`` (leading dimensions broadcast)."""
+    if a.dim() < 2 or b.dim() < 2:
         raise ValueError(
-            f"box_iou expects (N, 4) and (M, 4), got {tuple(a.shape)}, {tuple(b.shape)}"
+            f"box_iou expects (..., N, 4) and (..., M, 4), got {tuple(a.shape)}, {tuple(b.shape)}"
         )
-    return box_iou_elementwise(a[:, None, :], b[None, :, :], eps)
+    return box_iou_elementwise(a[..., :, None, :], b[..., None, :, :], eps)  # (..., N, M)
 
 
-def boxes_to_windows(boxes: Tensor, context: float = 2.0, square: bool = False) -> Tensor:
-    """Glimpse windows around xyxy ``boxes``: same centre, size multiplied by ``context``.
+def target_windows(boxes: Tensor, context: float, min_size: float = 1.0) -> Tensor:
+    """The glimpse window around each xyxy box (ratrack's one definition of it).
 
-    With ``square=True`` both sides become ``context * sqrt(w * h)`` (a square window of the
-    box's geometric-mean side), which keeps the glimpse's aspect ratio fixed.
+    ``Tensor[..., 4]`` -> ``Tensor[..., 4]`` xyxy: a square with the box's centre and side
+    ``context * max(w, h)``, at least ``min_size`` pixels. Square, so a square glimpse samples
+    both axes at the same resolution; the box stays whole inside it for ``context >= 1``.
     """
     if context <= 0:
         raise ValueError(f"context must be positive, got {context}")
     cx, cy, w, h = convert_boxes(boxes, "xyxy", "cxcywh").unbind(-1)
-    if square:
-        side = (w * h).clamp(min=0).sqrt()
-        w, h = side, side
-    return convert_boxes(torch.stack((cx, cy, w * context, h * context), -1), "cxcywh", "xyxy")
+    side = (torch.maximum(w, h) * context).clamp(min=min_size)
+    return convert_boxes(torch.stack((cx, cy, side, side), -1), "cxcywh", "xyxy")
 
 
 def windows_to_theta(windows: Tensor, frame_size: tuple[int, int]) -> Tensor:

@@ -6,7 +6,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ratrack.attention.stn import extract_glimpses
-from ratrack.boxes import boxes_in_windows, window_deltas
+from ratrack.boxes import boxes_in_windows, target_windows, window_deltas
 from ratrack.model.config import TrackerConfig
 from ratrack.model.correlation import (
     box_masks,
@@ -14,7 +14,7 @@ from ratrack.model.correlation import (
     response_features,
     template_kernels,
 )
-from ratrack.model.glimpse import draw_glimpses, target_windows
+from ratrack.model.glimpse import draw_glimpses
 from ratrack.model.tracker import RecurrentTracker
 from tracker_helpers import TINY, square_clips
 

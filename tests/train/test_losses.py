@@ -3,8 +3,7 @@ import math
 import pytest
 import torch
 
-from ratrack.boxes import boxes_in_windows
-from ratrack.model.glimpse import target_windows
+from ratrack.boxes import boxes_in_windows, target_windows
 from ratrack.model.tracker import ClipOutput
 from ratrack.train.losses import LossConfig, inside_loss, iou_loss, tracker_loss
 

@@ -19,12 +19,11 @@ import torch
 from torch import Tensor
 
 from ratrack.attention.stn import extract_glimpses
-from ratrack.boxes import boxes_from_windows, boxes_in_windows
+from ratrack.boxes import boxes_from_windows, boxes_in_windows, target_windows
 from ratrack.data.formats import open_sequence
 from ratrack.data.images import read_image
 from ratrack.data.kitti_labels import read_kitti_labels
 from ratrack.data.pools import PoolSampler
-from ratrack.model.glimpse import target_windows
 
 log = logging.getLogger(__name__)
 

@@ -1,4 +1,5 @@
-"""Glimpse cutting: the square window around a box and the STN or DRAW read of it."""
+"""Glimpse cutting: the STN or DRAW read of a window (:func:`ratrack.boxes.target_windows`
+defines the window around a box)."""
 
 from __future__ import annotations
 
@@ -7,17 +8,7 @@ from torch import Tensor
 
 from ratrack.attention.draw import AttentionParams, filterbank
 from ratrack.attention.stn import extract_glimpses
-from ratrack.boxes import (
-    convert_boxes,
-)
 from ratrack.model.config import TrackerConfig
-
-
-def target_windows(boxes: Tensor, context: float, min_size: float = 1.0) -> Tensor:
-    """Square xyxy windows around xyxy ``boxes``: same centre, side ``context * max(w, h)``."""
-    cx, cy, w, h = convert_boxes(boxes, "xyxy", "cxcywh").unbind(-1)
-    side = (torch.maximum(w, h) * context).clamp(min=min_size)
-    return convert_boxes(torch.stack((cx, cy, side, side), -1), "cxcywh", "xyxy")
 
 
 def draw_glimpses(frames: Tensor, windows: Tensor, size: tuple[int, int]) -> Tensor:

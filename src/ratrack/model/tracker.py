@@ -50,7 +50,7 @@ sec. 3) and ``log pi(r_t' | s_t)`` is returned for REINFORCE (:mod:`ratrack.trai
 the supervised window terms still see the mean ``a_t+1``.
 
 Windows are square (side ``context * max(w, h)`` of the box) so the square glimpse samples both
-axes at the same resolution; :func:`target_windows` defines them.
+axes at the same resolution; :func:`ratrack.boxes.target_windows` defines them.
 """
 
 from __future__ import annotations
@@ -67,6 +67,7 @@ from ratrack.boxes import (
     boxes_in_windows,
     check_boxes,
     convert_boxes,
+    target_windows,
     window_deltas,
 )
 from ratrack.model.config import TrackerConfig
@@ -77,7 +78,7 @@ from ratrack.model.correlation import (
     response_features,
     template_kernels,
 )
-from ratrack.model.glimpse import cut_glimpses, target_windows
+from ratrack.model.glimpse import cut_glimpses
 
 
 class TrackerState(NamedTuple):
@@ -121,9 +122,10 @@ def _mlp(inputs: int, hidden: int, outputs: int) -> nn.Sequential:
 class RecurrentTracker(nn.Module):
     """The tracker of the module docstring, batched over objects.
 
-    Components (named for the per-component gradient norms of training): ``conv``,
-    ``rnn``, ``init_rnn`` (first-frame memory), ``track_head``, ``loc_head``; the grid generator
-    has no parameters (its gradient is the one reaching the window, recorded by training).
+    Submodules: ``conv`` (:class:`ConvNet`), ``rnn``, ``init_rnn`` (the first frame's memory
+    ``s_0``), ``track_head``, ``loc_head``. The grid generator has no parameters (its gradient
+    is the one reaching the window, recorded by training); :meth:`components` groups the
+    parameters for the per-component gradient norms.
     """
 
     def __init__(self, *, config: TrackerConfig) -> None:
@@ -371,7 +373,10 @@ class RecurrentTracker(nn.Module):
         )
 
     def components(self) -> dict[str, list[nn.Parameter]]:
-        """Parameters per component, for per-component gradient norms."""
+        """Parameters per component, for per-component gradient norms: ``conv_net``
+        (``conv``), ``rnn`` (``rnn`` and ``init_rnn``), ``tracking_head`` (``track_head``),
+        ``localization_head`` (``loc_head``). Training adds ``grid_generator``, the gradient
+        reaching the windows."""
         return {
             "conv_net": list(self.conv.parameters()),
             "rnn": list(self.rnn.parameters()) + list(self.init_rnn.parameters()),

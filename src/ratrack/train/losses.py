@@ -28,8 +28,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from ratrack.boxes import box_iou_elementwise, boxes_in_windows, window_deltas
-from ratrack.model.glimpse import target_windows
+from ratrack.boxes import box_iou_elementwise, boxes_in_windows, target_windows, window_deltas
 from ratrack.model.tracker import ClipOutput
 
 

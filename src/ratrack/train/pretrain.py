@@ -1,6 +1,6 @@
 """Glimpse-misalignment pretraining: the conv net learns to re-centre a misaligned glimpse.
 
-For an object with true window ``a`` (:func:`ratrack.model.glimpse.target_windows` of its box)
+For an object with true window ``a`` (:func:`ratrack.boxes.target_windows` of its box)
 a perturbed window ``a~ = apply_window_deltas(a, d)`` is drawn with
 
     d = (dx, dy, s, s),   dx, dy ~ Laplace(0, b_shift),   s ~ Laplace(0, b_scale)
@@ -43,6 +43,7 @@ from torch import Tensor, nn
 from ratrack.boxes import (
     apply_window_deltas,
     box_iou_elementwise,
+    target_windows,
     window_deltas,
 )
 from ratrack.checkpoints import PRETRAIN_KIND, config_from_dict, load_checkpoint, save_checkpoint
@@ -50,7 +51,7 @@ from ratrack.data.canvases import Canvases, RealPretrainData, pool_canvases, rea
 from ratrack.data.pools import PoolConfig, PoolSampler
 from ratrack.model.config import TrackerConfig
 from ratrack.model.convnet import ConvNet
-from ratrack.model.glimpse import cut_glimpses, target_windows
+from ratrack.model.glimpse import cut_glimpses
 from ratrack.train import distributed
 
 log = logging.getLogger(__name__)

@@ -21,6 +21,7 @@ All functions are vectorized over leading dimensions and keep the input's device
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -45,11 +46,14 @@ def _check_last_dim(boxes: Tensor, name: str = "boxes", size: int = 4) -> None:
         raise ValueError(f"{name} must have shape (..., {size}), got {tuple(boxes.shape)}")
 
 
-def convert_boxes(boxes: Tensor, src: str, dst: str) -> Tensor:
-    """Convert ``boxes`` (``Tensor[..., 4]``) from format ``src`` to format ``dst``.
+def convert_boxes(boxes: Tensor | np.ndarray, src: str, dst: str) -> Tensor | np.ndarray:
+    """Convert ``boxes`` (``Tensor[..., 4]``, or a numpy array: the same arithmetic, a numpy
+    array back) from format ``src`` to format ``dst``.
 
     Formats are listed in :data:`BOX_FORMATS`; an unknown name raises ``ValueError``.
     """
+    if isinstance(boxes, np.ndarray):
+        return convert_boxes(torch.from_numpy(np.ascontiguousarray(boxes)), src, dst).numpy()
     _check_format(src)
     _check_format(dst)
     _check_last_dim(boxes)

@@ -28,7 +28,8 @@ from ratrack.data.pools import PoolSampler
 log = logging.getLogger(__name__)
 
 VALIDATION = ("BlurCar2", "Crossing")  # OTB sequences the natural tracker is validated on
-KITTI_CLASSES = ("Car", "Van", "Truck", "Pedestrian", "Person_sitting", "Cyclist", "Tram")
+# KITTI object types whose boxes pretraining cuts canvases around
+PRETRAIN_TYPES = ("Car", "Van", "Truck", "Pedestrian", "Person_sitting", "Cyclist", "Tram")
 
 
 @dataclass(frozen=True)
@@ -89,7 +90,7 @@ def real_canvases(
             frame_no = int(image_path.stem)
             rows = (
                 (labels.frame == frame_no)
-                & np.isin(labels.type, KITTI_CLASSES)
+                & np.isin(labels.type, PRETRAIN_TYPES)
                 & (labels.truncated <= 1)
                 & (labels.occluded <= 1)
             )

@@ -25,20 +25,8 @@ from ratrack.errors import DataError
 
 log = logging.getLogger(__name__)
 
-KITTI_CLASSES = (
-    "Car",
-    "Van",
-    "Truck",
-    "Pedestrian",
-    "Person",
-    "Person_sitting",
-    "Cyclist",
-    "Tram",
-    "Misc",
-)  # object types of KITTI labels (tracking writes 'Person', detection 'Person_sitting')
 
-
-KITTI_CLASSES = (
+KITTI_TYPES = (
     "Car",
     "Van",
     "Truck",

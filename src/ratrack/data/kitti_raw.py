@@ -9,18 +9,6 @@ from ratrack.errors import DataError
 
 log = logging.getLogger(__name__)
 
-KITTI_CLASSES = (
-    "Car",
-    "Van",
-    "Truck",
-    "Pedestrian",
-    "Person",
-    "Person_sitting",
-    "Cyclist",
-    "Tram",
-    "Misc",
-)  # object types of KITTI labels (tracking writes 'Person', detection 'Person_sitting')
-
 
 def _raw_class():
     import pykitti

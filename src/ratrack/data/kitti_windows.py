@@ -15,20 +15,6 @@ from ratrack.data.kitti import KittiTracking
 
 log = logging.getLogger(__name__)
 
-KITTI_CLASSES = (
-    "Car",
-    "Van",
-    "Truck",
-    "Pedestrian",
-    "Person",
-    "Person_sitting",
-    "Cyclist",
-    "Tram",
-    "Misc",
-)  # object types of KITTI labels (tracking writes 'Person', detection 'Person_sitting')
-
-log = logging.getLogger(__name__)
-
 
 @dataclass(frozen=True)
 class KittiWindowConfig:

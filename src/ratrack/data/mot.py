@@ -29,6 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ratrack.boxes import convert_boxes
 from ratrack.data._text import (
     atomic_write_text,
     format_number,
@@ -101,8 +102,7 @@ class MotRecords:
 
     def boxes_xywh1(self) -> np.ndarray:
         """Boxes as MOTChallenge writes them: ``(N, 4)`` 1-based ``bb_left, bb_top, w, h``."""
-        b = self.boxes
-        return np.stack([b[:, 0] + 1, b[:, 1] + 1, b[:, 2] - b[:, 0], b[:, 3] - b[:, 1]], axis=1)
+        return convert_boxes(self.boxes, "xyxy", "xywh1")
 
 
 def read_mot_file(path: str | Path) -> MotRecords:
@@ -135,7 +135,7 @@ def read_mot_file(path: str | Path) -> MotRecords:
             raise DataError(f"box has non-positive size {w} x {h}", path, number)
         frame.append(f)
         ids.append(to_int(fields[1], path, number, "track id"))
-        boxes.append((x - 1, y - 1, x - 1 + w, y - 1 + h))
+        boxes.append((x, y, w, h))  # xywh1, converted below
         extra.append([to_float(v, path, number, "column") for v in fields[6:]])
     n = len(frame)
     conf = np.ones(n)
@@ -158,7 +158,7 @@ def read_mot_file(path: str | Path) -> MotRecords:
     return MotRecords(
         frame=np.asarray(frame, np.int64),
         track_id=np.asarray(ids, np.int64),
-        boxes=np.asarray(boxes, np.float64).reshape(n, 4),
+        boxes=convert_boxes(np.asarray(boxes, np.float64).reshape(n, 4), "xywh1", "xyxy"),
         conf=conf,
         cls=cls,
         visibility=visibility,

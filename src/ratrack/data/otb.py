@@ -7,18 +7,16 @@ from pathlib import Path
 
 import numpy as np
 
+from ratrack.boxes import convert_boxes
 from ratrack.data._text import numbered_lines, split_fields
 from ratrack.data.images import list_images, natural_key
 from ratrack.data.sequence import ImageSequence
 from ratrack.errors import DataError
 
 
-def _box_from_xywh1(
-    x: float, y: float, w: float, h: float, path: object, line: int
-) -> tuple[float, float, float, float]:
+def _check_size(w: float, h: float, path: object, line: int) -> None:
     if w <= 0 or h <= 0:
         raise DataError(f"box has non-positive size {w} x {h}", path, line)
-    return (x - 1.0, y - 1.0, x - 1.0 + w, y - 1.0 + h)
 
 
 def read_otb_groundtruth(path: str | Path) -> np.ndarray:
@@ -43,9 +41,9 @@ def read_otb_groundtruth(path: str | Path) -> np.ndarray:
             continue
         if not all(math.isfinite(v) for v in values):
             raise DataError(f"box is not finite: {text!r}", path, number)
-        x, y, w, h = values
-        rows.append(_box_from_xywh1(x, y, w, h, path, number))
-    return np.asarray(rows, dtype=np.float64).reshape(-1, 4)
+        _check_size(values[2], values[3], path, number)
+        rows.append(values)
+    return convert_boxes(np.asarray(rows, dtype=np.float64).reshape(-1, 4), "xywh1", "xyxy")
 
 
 def _gt_files(folder: Path) -> list[Path]:

@@ -7,9 +7,10 @@ from pathlib import Path
 
 import numpy as np
 
+from ratrack.boxes import convert_boxes
 from ratrack.data._text import numbered_lines, split_fields, to_float, to_int
 from ratrack.data.images import list_images
-from ratrack.data.otb import _box_from_xywh1, _gt_files
+from ratrack.data.otb import _check_size, _gt_files
 from ratrack.data.sequence import ImageSequence
 from ratrack.errors import DataError
 
@@ -34,8 +35,9 @@ def read_tlp_groundtruth(path: str | Path, num_frames: int | None = None) -> np.
         if frame < 1 or (num_frames is not None and frame > num_frames):
             limit = f"1..{num_frames}" if num_frames is not None else ">= 1"
             raise DataError(f"frame {frame} out of range ({limit})", path, number)
-        box = (math.nan,) * 4 if lost else _box_from_xywh1(x, y, w, h, path, number)
-        entries.append((frame, number, box))
+        if not lost:
+            _check_size(w, h, path, number)
+        entries.append((frame, number, (math.nan,) * 4 if lost else (x, y, w, h)))
     T = num_frames if num_frames is not None else max((f for f, _, _ in entries), default=0)
     gt = np.full((T, 4), np.nan)
     seen: dict[int, int] = {}
@@ -44,7 +46,7 @@ def read_tlp_groundtruth(path: str | Path, num_frames: int | None = None) -> np.
             raise DataError(f"frame {frame} already has a box (line {seen[frame]})", path, number)
         seen[frame] = number
         gt[frame - 1] = box
-    return gt
+    return convert_boxes(gt, "xywh1", "xyxy")  # NaN rows stay NaN
 
 
 def _is_tlp(path: Path) -> bool:

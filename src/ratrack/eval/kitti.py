@@ -55,7 +55,7 @@ from scipy.optimize import linear_sum_assignment
 
 from ratrack.eval.mot import MotFrames, evaluate_frames, framewise_iou
 
-KITTI_CLASSES = ("car", "pedestrian")
+EVAL_CLASSES = ("car", "pedestrian")  # the classes KITTI's tracking benchmark scores
 DISTRACTORS = {"car": ("van",), "pedestrian": ("person", "person_sitting")}
 _EPS = np.finfo(np.float64).eps
 
@@ -64,7 +64,7 @@ _EPS = np.finfo(np.float64).eps
 class KittiRules:
     """KITTI's evaluation rules, defaults as in trackeval's ``Kitti2DBox``."""
 
-    classes: tuple[str, ...] = KITTI_CLASSES  # evaluated classes, each on its own
+    classes: tuple[str, ...] = EVAL_CLASSES  # evaluated classes, each on its own
     max_occlusion: int = 2  # ground truth occluded beyond this (3 = unknown) is a distractor
     max_truncation: int = 0  # ground truth truncated beyond this is a distractor
     min_height: float = 25.0  # unmatched predictions this tall or less are dropped (pixels)
@@ -72,9 +72,9 @@ class KittiRules:
     ignore_ioa: float = 0.5  # fraction of an unmatched prediction inside DontCare that drops it
 
     def __post_init__(self) -> None:
-        unknown = [c for c in self.classes if c not in KITTI_CLASSES]
+        unknown = [c for c in self.classes if c not in EVAL_CLASSES]
         if unknown or not self.classes:
-            raise ValueError(f"classes must be among {KITTI_CLASSES}, got {self.classes}")
+            raise ValueError(f"classes must be among {EVAL_CLASSES}, got {self.classes}")
 
 
 def _lower(types) -> np.ndarray:
@@ -108,8 +108,8 @@ def kitti_frames(
     ``track_id``, ``type``, ``truncated``, ``occluded``, xyxy ``boxes``); frames ``0 ..
     num_frames - 1`` are scored.
     """
-    if cls not in KITTI_CLASSES:
-        raise ValueError(f"cls must be one of {KITTI_CLASSES}, got {cls!r}")
+    if cls not in EVAL_CLASSES:
+        raise ValueError(f"cls must be one of {EVAL_CLASSES}, got {cls!r}")
     g_type = _lower(gt.type)
     g_frame = np.asarray(gt.frame, np.int64)
     g_id = np.asarray(gt.track_id, np.int64)
@@ -197,7 +197,7 @@ def trackeval_kitti(
     gt_files: Mapping[str, str | Path],
     pred_files: Mapping[str, str | Path],
     num_frames: Mapping[str, int],
-    classes: tuple[str, ...] = KITTI_CLASSES,
+    classes: tuple[str, ...] = EVAL_CLASSES,
 ) -> dict:
     """trackeval's official KITTI 2D box evaluation of label files (the reference).
 

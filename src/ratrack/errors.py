@@ -20,3 +20,18 @@ class DataError(RatrackError, ValueError):
         super().__init__(f"{where}{message}")
         self.path = path
         self.line = line
+
+
+class ConfigError(RatrackError, ValueError):
+    """A setting has a value ratrack cannot use.
+
+    ``field`` names the setting as the library knows it (a config field or a function's
+    argument, e.g. ``device``, ``max_frames``); ``detail`` says what is wrong. The message is
+    ``"{field} {detail}"``; the CLI prints the option that sets ``field`` in its place (one
+    table, :mod:`ratrack.cli._common`).
+    """
+
+    def __init__(self, field: str, detail: str) -> None:
+        super().__init__(f"{field} {detail}")
+        self.field = field
+        self.detail = detail

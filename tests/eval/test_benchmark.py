@@ -131,7 +131,7 @@ def test_without_peer_and_on_any_frames_folder(tmp_path):
         (["--peer", "foo"], "unknown peer 'foo'"),
         (["--threads", "-1"], "threads must be >= 0"),
         (["--statistic", "mean"], "statistic must be one of median, min"),
-        (["--device", "nope"], "device: unknown torch device 'nope'"),
+        (["--device", "nope"], "--device must be one of auto, cpu, cuda or cuda:N, got 'nope'"),
         (["--weights", "missing.pt"], "missing.pt: checkpoint not found"),
         (["--frames-dir", "no/such/dir"], "no/such/dir: frames folder not found"),
         (["--frames", "500"], "500 frames asked for, only 78 images here"),

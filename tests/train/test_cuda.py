@@ -18,6 +18,7 @@ import torch
 from ratrack.checkpoints import load_tracker
 from ratrack.data.canvases import Canvases
 from ratrack.data.pools import PoolSampler
+from ratrack.devices import resolve_device
 from ratrack.model.tracker import RecurrentTracker
 from ratrack.track.online import Tracker
 from ratrack.train import distributed
@@ -57,8 +58,8 @@ def _log(path: Path) -> list[dict[str, str]]:
 
 
 def test_devices_resolve_to_the_gpu():
-    assert distributed.resolve_device("auto") == CUDA
-    assert distributed.resolve_device("cuda") == CUDA
+    assert resolve_device("auto") == CUDA
+    assert resolve_device("cuda") == CUDA
     assert distributed.autocast_dtype(CUDA, True) in (torch.bfloat16, torch.float16)
 
 

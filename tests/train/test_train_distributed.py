@@ -19,6 +19,7 @@ import torch.multiprocessing as mp
 
 from ratrack.data.canvases import Canvases
 from ratrack.data.pools import Batch, PoolSampler
+from ratrack.devices import resolve_device
 from ratrack.model.tracker import RecurrentTracker
 from ratrack.train import distributed
 from ratrack.train.pretrain import GlimpseCorrector, PerturbConfig, PretrainConfig, pretrain_conv
@@ -105,7 +106,7 @@ def _worker(rank: int, port: int, out: Path) -> None:
         WORLD_SIZE=str(WORLD),
     )
     torch.set_num_threads(1)
-    assert distributed.init_from_env(distributed.resolve_device("cpu"))
+    assert distributed.init_from_env(resolve_device("cpu"))
     try:
         assert (distributed.world(), distributed.rank()) == (WORLD, rank)
         sampler = _sampler()

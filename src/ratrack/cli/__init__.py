@@ -13,7 +13,8 @@ import typer
 
 from ratrack.cli import attention, bench, data, demo, track, train
 from ratrack.cli import eval as eval_cli
-from ratrack.errors import RatrackError
+from ratrack.cli._common import option_error
+from ratrack.errors import ConfigError, RatrackError
 
 app = typer.Typer(
     help="ratrack: a recurrent attention tracker.",
@@ -36,6 +37,9 @@ def main() -> None:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
         app()
+    except ConfigError as exc:
+        typer.echo(f"error: {option_error(exc)}", err=True)
+        sys.exit(2)
     except RatrackError as exc:
         typer.echo(f"error: {exc}", err=True)
         sys.exit(2)

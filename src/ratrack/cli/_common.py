@@ -2,13 +2,68 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from pathlib import Path
 
 import typer
 
-from ratrack.errors import RatrackError
+from ratrack.errors import ConfigError, RatrackError
+
+OPTIONS = {
+    # library setting (config field or argument) -> the option that sets it; the one table
+    "amp": "--amp",
+    "batch_size": "--batch",
+    "batch_sizes": "--batch-sizes",
+    "birth_score": "--birth-score",
+    "canvas_size": "--canvas",
+    "det_format": "--det-format",
+    "device": "--device",
+    "digits": "--digits",
+    "frames": "--frames",
+    "init": "--init",
+    "init_format": "--init-format",
+    "iou_threshold": "--iou-threshold",
+    "kitti_root": "--kitti",
+    "length": "--length",
+    "lr": "--lr",
+    "max_frames": "--max-frames",
+    "max_misses": "--max-misses",
+    "min_score": "--min-score",
+    "num_digits": "--digits",
+    "out_format": "--format",
+    "peer": "--peer",
+    "peer_objects": "--peer-objects",
+    "seed": "--seed",
+    "sequence": "--sequence",
+    "sequences": "--sequences",
+    "sizes": "--sizes",
+    "statistic": "--statistic",
+    "steps": "--steps",
+    "threads": "--threads",
+    "weights": "--weights",
+}
+
+
+def option_error(exc: ConfigError) -> RatrackError:
+    """``exc`` with its field shown as the option that sets it (:data:`OPTIONS`)."""
+    return RatrackError(f"{OPTIONS.get(exc.field, exc.field)} {exc.detail}")
+
+
+def user_error(exc: ValueError, *configs: type) -> RatrackError:
+    """A ``ValueError`` from building ``configs`` as a one-line user error naming the option.
+
+    Configs raise :class:`ConfigError` (which names its field) or a ``ValueError`` whose message
+    starts with the field's name; both become :func:`option_error`.
+    """
+    if not isinstance(exc, ConfigError):
+        name, _, detail = str(exc).partition(" ")
+        fields = {f.name for config in configs for f in dataclasses.fields(config)}
+        if name not in fields:
+            return RatrackError(str(exc))
+        exc = ConfigError(name, detail)
+    return option_error(exc)
 
 
 def _progress_bar(desc: str):

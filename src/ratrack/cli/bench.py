@@ -7,8 +7,7 @@ from typing import Annotated
 
 import typer
 
-from ratrack.cli._common import _write_json
-from ratrack.errors import RatrackError
+from ratrack.cli._common import _write_json, user_error
 
 app = typer.Typer(help="Benchmarks: tracker speed.", no_args_is_help=True)
 
@@ -48,7 +47,7 @@ def bench_speed(
             statistic=statistic,
         )
     except ValueError as exc:
-        raise RatrackError(str(exc)) from None
+        raise user_error(exc, SpeedConfig) from None
     with tqdm(total=frames, desc="bench", unit="frame") as bar:
         report = run_speed_benchmark(config, frames_dir, lambda n, total: bar.update(1))
     typer.echo(report.table())

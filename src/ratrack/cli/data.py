@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from ratrack.errors import RatrackError
+from ratrack.cli._common import user_error
 
 app = typer.Typer(
     help="Datasets: generate Bouncing MNIST, describe dataset folders and files.",
@@ -40,7 +40,7 @@ def data_bmnist(
         if split not in ("train", "val", "test"):
             raise ValueError(f"--split must be train, val or test, got {split!r}")
     except ValueError as exc:
-        raise RatrackError(str(exc)) from None
+        raise user_error(exc, BouncingMnistConfig) from None
     from tqdm import tqdm
 
     with tqdm(total=num, desc="bmnist", unit="seq") as bar:

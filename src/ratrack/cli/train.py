@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from ratrack.cli._common import _data_root, _progress_bar
+from ratrack.cli._common import _data_root, _progress_bar, user_error
 from ratrack.errors import RatrackError
 
 TRAIN_DATA = ("bmnist", "natural")
@@ -21,9 +21,10 @@ LR_HELP = "Peak learning rate, for the global batch (scale it with the batch, no
 
 def _join_processes(device: str, amp: bool):
     """Resolve ``--device``, join torchrun's process group (if any); quiet logs off rank 0."""
+    from ratrack.devices import resolve_device
     from ratrack.train import distributed
 
-    dev = distributed.resolve_device(device)
+    dev = resolve_device(device)
     distributed.autocast_dtype(dev, amp)  # --amp without CUDA fails here, before any work
     distributed.init_from_env(dev)
     if not distributed.is_main():
@@ -63,7 +64,7 @@ def pretrain(
         if pool <= 0:
             raise ValueError(f"--pool must be positive, got {pool}")
     except ValueError as exc:
-        raise RatrackError(str(exc)) from None
+        raise user_error(exc, PretrainConfig) from None
     dev = _join_processes(device, amp)
     main = distributed.is_main()
     try:
@@ -146,7 +147,7 @@ def train(
             ),
         )
     except ValueError as exc:
-        raise RatrackError(str(exc)) from None
+        raise user_error(exc, TrainConfig) from None
     dev = _join_processes(device, amp)
     main = distributed.is_main()
     try:

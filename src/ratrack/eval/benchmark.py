@@ -51,7 +51,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ratrack.errors import DataError, RatrackError
+from ratrack.devices import resolve_device
+from ratrack.errors import DataError
 from ratrack.eval.peers import PEER_LABELS, OpenCVTracker
 from ratrack.eval.speed import (
     IMAGE_SUFFIXES,
@@ -122,18 +123,6 @@ def _environment(device: str) -> dict:
     }
 
 
-def _torch_device(name: str):
-    import torch
-
-    try:
-        device = torch.device(name)
-    except RuntimeError:
-        raise RatrackError(f"device: unknown torch device {name!r}") from None
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise RatrackError(f"device: {name!r} asked for, but CUDA is not available")
-    return device
-
-
 def _row(
     tracker: str, size: tuple[int, int], batch: int, seconds: Sequence[float], statistic: str
 ) -> SpeedRow:
@@ -188,7 +177,7 @@ def run_speed_benchmark(
     :class:`~ratrack.errors.RatrackError` for unknown weights or devices.
     """
 
-    device = _torch_device(config.device)
+    device = resolve_device(config.device)
     folder = Path(frames_dir) if frames_dir is not None else default_frames_dir()
     paths = list_frames(folder, config.frames)
     tracker = Tracker.from_pretrained(config.weights, device=device)

@@ -53,7 +53,8 @@ from ratrack.data.detections import (
     read_init_file,
 )
 from ratrack.data.sequence import Sequence
-from ratrack.errors import DataError, RatrackError
+from ratrack.devices import resolve_device
+from ratrack.errors import ConfigError, DataError, RatrackError
 from ratrack.track.io import OUT_FORMATS, TrackFile, TrackVideo, format_frame
 from ratrack.track.multi import Detections, FrameTracks, MultiTrackConfig, MultiTracker, Starts
 from ratrack.track.online import Tracker, pretrained_path
@@ -83,11 +84,11 @@ class TrackConfig:
 
     def __post_init__(self) -> None:
         if self.out_format not in OUT_FORMATS:
-            raise ValueError(
-                f"output format must be one of {', '.join(OUT_FORMATS)}, got {self.out_format!r}"
+            raise ConfigError(
+                "out_format", f"must be one of {', '.join(OUT_FORMATS)}, got {self.out_format!r}"
             )
         if self.max_frames is not None and self.max_frames < 1:
-            raise ValueError(f"max_frames must be >= 1, got {self.max_frames}")
+            raise ConfigError("max_frames", f"must be >= 1, got {self.max_frames}")
 
 
 @dataclass
@@ -144,14 +145,14 @@ def _outside(boxes: np.ndarray, height: int, width: int) -> np.ndarray:
 
 
 def parse_init_boxes(
-    boxes, fmt: str, frame_size: tuple[int, int], option: str = "--init"
+    boxes, fmt: str, frame_size: tuple[int, int], field: str = "init"
 ) -> np.ndarray:
     """``(N, 4)`` xyxy from ``boxes`` (strings ``"x,y,w,h"`` or sequences of 4 numbers in
     ``fmt``); a malformed box, one of zero size or one wholly outside the ``(H, W)`` frame raises
-    ``RatrackError`` naming ``option`` and the box's position (1-based)."""
+    :class:`~ratrack.errors.ConfigError` for ``field`` naming the box's position (1-based)."""
 
     if fmt not in INIT_BOX_FORMATS:
-        raise RatrackError(f"{option}-format must be one of {', '.join(INIT_BOX_FORMATS)}")
+        raise ConfigError(f"{field}_format", f"must be one of {', '.join(INIT_BOX_FORMATS)}")
     height, width = frame_size
     out = []
     for k, box in enumerate(boxes, start=1):
@@ -162,14 +163,12 @@ def parse_init_boxes(
         except ValueError:
             values = []
         if len(values) != 4 or not np.isfinite(values).all():
-            raise RatrackError(f"{option} #{k} {text!r}: expected four numbers {','.join(fmt)}")
+            raise ConfigError(field, f"#{k} {text!r}: expected four numbers {','.join(fmt)}")
         xyxy = convert_boxes(torch.tensor(values, dtype=torch.float64), fmt, "xyxy").numpy()
         if xyxy[2] <= xyxy[0] or xyxy[3] <= xyxy[1]:
-            raise RatrackError(f"{option} #{k} {text!r}: box has zero or negative size")
+            raise ConfigError(field, f"#{k} {text!r}: box has zero or negative size")
         if _outside(xyxy[None], height, width)[0]:
-            raise RatrackError(
-                f"{option} #{k} {text!r}: box lies outside the {width}x{height} frame"
-            )
+            raise ConfigError(field, f"#{k} {text!r}: box lies outside the {width}x{height} frame")
         out.append(xyxy)
     return np.asarray(out, np.float64).reshape(-1, 4)
 
@@ -236,17 +235,6 @@ def resolve_weights(name: str) -> str:
             "Bouncing MNIST digits, not on natural video)"
         )
         return "bmnist"
-
-
-def check_device(device: str) -> str:
-    """``device`` if torch can use it, else ``RatrackError``."""
-    try:
-        dev = torch.device(device)
-    except RuntimeError:
-        raise RatrackError(f"--device {device!r}: not a torch device (cpu, cuda, cuda:1)") from None
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise RatrackError(f"--device {device}: CUDA is not available on this machine")
-    return device
 
 
 # --- streaming --------------------------------------------------------------------------------
@@ -324,7 +312,7 @@ def run_track(
     if not init and init_file is None and detections is None:
         raise RatrackError("nothing to track: give --init boxes, --init-file or --detections")
     if det_format not in DET_FORMATS:
-        raise RatrackError(f"--det-format must be one of {', '.join(DET_FORMATS)}")
+        raise ConfigError("det_format", f"must be one of {', '.join(DET_FORMATS)}")
     init_xyxy = parse_init_boxes(list(init), init_format, frame_size)
     table = None
     if init_file is not None:
@@ -340,7 +328,7 @@ def run_track(
     weights = "(given)"
     if tracker is None:
         weights = resolve_weights(config.weights)
-        tracker = Tracker.from_pretrained(weights, device=check_device(config.device))
+        tracker = Tracker.from_pretrained(weights, device=resolve_device(config.device))
     multi = MultiTracker(tracker, config.lifecycle, first_id=first_id)
     skipped = len(seq) - len(present_frames(seq))
     if skipped:

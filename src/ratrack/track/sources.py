@@ -12,7 +12,7 @@ from ratrack.data.formats import open_sequence
 from ratrack.data.kitti import KittiTracking
 from ratrack.data.kitti_raw import find_kitti_raw_drives, looks_like_date
 from ratrack.data.sequence import Sequence
-from ratrack.errors import DataError, RatrackError
+from ratrack.errors import ConfigError, DataError, RatrackError
 
 
 def open_source(
@@ -27,10 +27,10 @@ def open_source(
         raise RatrackError("give either a video file or folder, or --kitti ROOT --sequence SSSS")
     if kitti_root is not None:
         if sequence is None:
-            raise RatrackError("--kitti needs --sequence (for example --sequence 0001)")
+            raise ConfigError("kitti_root", "needs a sequence (for example 0001)")
         return KittiTracking(kitti_root, missing_images="keep").sequence(sequence)
     if sequence is not None:
-        raise RatrackError("--sequence needs --kitti ROOT")
+        raise ConfigError("sequence", "needs a KITTI tracking root")
     if path is None:  # (checked above; narrows the type)
         raise RatrackError("give a video file or folder")
     path = Path(path)

@@ -1,4 +1,5 @@
-"""Devices and data-parallel processes: the torchrun environment, the process group, shards.
+"""Data-parallel processes: the torchrun environment, the process group, shards (the device
+setting: :mod:`ratrack.devices`).
 
 ratrack trains data-parallel with PyTorch's own machinery. ``torchrun`` starts one process per
 device and sets ``RANK``, ``WORLD_SIZE``, ``LOCAL_RANK``, ``MASTER_ADDR`` and ``MASTER_PORT``;
@@ -26,56 +27,10 @@ import torch
 import torch.distributed as dist
 from torch import Tensor, nn
 
-from ratrack.errors import RatrackError
+from ratrack.devices import launched_world
+from ratrack.errors import ConfigError, RatrackError
 
 log = logging.getLogger(__name__)
-
-DEVICES = ("auto", "cpu", "cuda")  # plus "cuda:N" for one process on a chosen GPU
-
-
-def _env_int(name: str, default: int) -> int:
-    value = os.environ.get(name)
-    if value is None or value == "":
-        return default
-    try:
-        return int(value)
-    except ValueError:
-        raise RatrackError(
-            f"environment variable {name} must be an integer, got {value!r}"
-        ) from None
-
-
-def launched_world() -> int:
-    """Processes torchrun started (``WORLD_SIZE``; 1 without torchrun)."""
-    return _env_int("WORLD_SIZE", 1)
-
-
-def resolve_device(name: str) -> torch.device:
-    """The torch device of ``auto`` (CUDA when available), ``cpu``, ``cuda`` or ``cuda:N``.
-
-    Under torchrun, ``cuda`` and ``auto`` mean this process's own GPU, ``cuda:LOCAL_RANK``.
-    """
-    name = name.strip().lower()
-    if name == "auto":
-        name = "cuda" if torch.cuda.is_available() else "cpu"
-    if name == "cpu":
-        return torch.device("cpu")
-    if name == "cuda" or name.startswith("cuda:"):
-        if not torch.cuda.is_available():
-            raise RatrackError(f"--device {name}: no CUDA device is available (use cpu or auto)")
-        if name == "cuda":
-            index = _env_int("LOCAL_RANK", 0) if launched_world() > 1 else 0
-        else:
-            try:
-                index = int(name.removeprefix("cuda:"))
-            except ValueError:
-                raise RatrackError(f"--device {name}: expected cuda:N with an integer N") from None
-        if not 0 <= index < torch.cuda.device_count():
-            raise RatrackError(
-                f"--device cuda:{index}: only {torch.cuda.device_count()} CUDA device(s) here"
-            )
-        return torch.device("cuda", index)
-    raise RatrackError(f"--device must be one of {', '.join(DEVICES)} or cuda:N, got {name!r}")
 
 
 def init_from_env(device: str | torch.device) -> bool:
@@ -187,7 +142,7 @@ def barrier() -> None:
 
 
 def autocast_dtype(device: torch.device, amp: bool) -> torch.dtype | None:
-    """The mixed-precision dtype for ``--amp`` on ``device``: None without ``amp``.
+    """The mixed-precision dtype for ``amp`` on ``device``: None without ``amp``.
 
     bfloat16 where the GPU supports it (no loss scaling needed), else float16 (the training loops
     then add a :class:`torch.amp.GradScaler`). Mixed precision is for CUDA only.
@@ -195,5 +150,5 @@ def autocast_dtype(device: torch.device, amp: bool) -> torch.dtype | None:
     if not amp:
         return None
     if device.type != "cuda":
-        raise RatrackError(f"--amp needs a CUDA device, got {device} (drop --amp on the CPU)")
+        raise ConfigError("amp", f"needs a CUDA device, got {device} (turn it off on the CPU)")
     return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from contextlib import nullcontext
 from pathlib import Path
 from typing import Annotated
@@ -10,38 +9,22 @@ from typing import Annotated
 import typer
 
 from ratrack.cli._common import _data_root, _progress_bar, user_error
-from ratrack.errors import RatrackError
 
-TRAIN_DATA = ("bmnist", "natural")
 ROOT_HELP = "Real data folder for --data natural (default: $RATRACK_DATA or ../shared/data)."
 DEVICE_HELP = "auto (CUDA if available), cpu, cuda or cuda:N; under torchrun each process's GPU."
 BATCH_HELP = "Global batch: under torchrun split evenly over the processes."
 LR_HELP = "Peak learning rate, for the global batch (scale it with the batch, not the processes)."
 
 
-def _join_processes(device: str, amp: bool):
-    """Resolve ``--device``, join torchrun's process group (if any); quiet logs off rank 0."""
-    from ratrack.devices import resolve_device
-    from ratrack.train import distributed
-
-    dev = resolve_device(device)
-    distributed.autocast_dtype(dev, amp)  # --amp without CUDA fails here, before any work
-    distributed.init_from_env(dev)
-    if not distributed.is_main():
-        logging.getLogger("ratrack").setLevel(logging.ERROR)
-    return dev
-
-
 def _main_progress(desc: str):
     """The progress bar and callback on rank 0; nothing on the other processes."""
-
     from ratrack.train import distributed
 
     return _progress_bar(desc) if distributed.is_main() else (nullcontext(), None)
 
 
 def pretrain(
-    data: Annotated[str, typer.Option(help=f"Training data: {', '.join(TRAIN_DATA)}.")] = "bmnist",
+    data: Annotated[str, typer.Option(help="Training data: bmnist or natural.")] = "bmnist",
     out: Annotated[Path, typer.Option(help="Output folder.")] = Path("runs/pretrain"),
     steps: Annotated[int, typer.Option(help="Optimizer steps.")] = 1500,
     batch: Annotated[int, typer.Option(help=BATCH_HELP)] = 128,
@@ -53,45 +36,30 @@ def pretrain(
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
 ) -> None:
     """Pretrain the conv net to re-centre misaligned glimpses; print held-out window IoU."""
-    from ratrack.data import natural_pool as natural
     from ratrack.train import distributed
-    from ratrack.train.pretrain import PretrainConfig, pretrain_on_bmnist, pretrain_on_natural
+    from ratrack.train.pretrain import PretrainConfig, pretrain_from_data
+    from ratrack.train.setup import check_data, processes
 
-    if data not in TRAIN_DATA:
-        raise RatrackError(f"--data must be one of {', '.join(TRAIN_DATA)}, got {data!r}")
     try:
+        check_data(data, pool)
         config = PretrainConfig(steps=steps, batch_size=batch, lr=lr, seed=seed)
-        if pool <= 0:
-            raise ValueError(f"--pool must be positive, got {pool}")
     except ValueError as exc:
         raise user_error(exc, PretrainConfig) from None
-    dev = _join_processes(device, amp)
-    main = distributed.is_main()
-    try:
-        if data == "natural":
-            real = _data_root(root)
-            clips = natural.pool_of_size(pool, seed=seed)
-            sampler = natural.natural_sampler(real, clips, batch_size=1, device=dev)
-            model_config = natural.natural_model_config(sampler)
+    real = _data_root(root) if data == "natural" else None
+    with processes(device, amp) as dev:
+        main = distributed.is_main()
         bar, progress = _main_progress("pretraining")
         with bar:
-            if data == "natural":
-                path, scores = pretrain_on_natural(
-                    config,
-                    root=real,
-                    sampler=sampler,
-                    model_config=model_config,
-                    out_dir=out,
-                    device=dev,
-                    progress=progress,
-                    amp=amp,
-                )
-            else:
-                path, scores = pretrain_on_bmnist(
-                    config, out_dir=out, device=dev, progress=progress, amp=amp
-                )
-    finally:
-        distributed.cleanup()
+            path, scores = pretrain_from_data(
+                data,
+                config,
+                root=real,
+                pool=pool,
+                out_dir=out,
+                device=dev,
+                progress=progress,
+                amp=amp,
+            )
     if main:
         typer.echo(f"checkpoint: {path}")
         typer.echo(
@@ -101,7 +69,7 @@ def pretrain(
 
 
 def train(
-    data: Annotated[str, typer.Option(help=f"Training data: {', '.join(TRAIN_DATA)}.")] = "bmnist",
+    data: Annotated[str, typer.Option(help="Training data: bmnist or natural.")] = "bmnist",
     out: Annotated[Path, typer.Option(help="Run folder (checkpoints, log.csv).")] = Path(
         "runs/train"
     ),
@@ -121,65 +89,33 @@ def train(
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
 ) -> None:
     """Train the tracker (curriculum over clip length; resumable; CSV log with gradient norms)."""
-    import torch
-
-    from ratrack.data import natural_pool as natural
-    from ratrack.data.pools import PoolConfig, PoolSampler
-    from ratrack.model.config import TrackerConfig
-    from ratrack.model.tracker import RecurrentTracker
     from ratrack.train import distributed
-    from ratrack.train.tracker import TrainConfig, load_pretrained_conv, train_tracker
+    from ratrack.train.setup import clip_length, processes
+    from ratrack.train.tracker import TrainConfig, curriculum_for, train_from_data
 
-    if data not in TRAIN_DATA:
-        raise RatrackError(f"--data must be one of {', '.join(TRAIN_DATA)}, got {data!r}")
-    if pool <= 0:
-        raise RatrackError(f"--pool must be positive, got {pool}")
-    real_pool = natural.pool_of_size(pool, seed=seed)
-    longest = real_pool.length if data == "natural" else PoolConfig().length
     try:
-        config = TrainConfig(
-            steps=steps,
-            batch_size=batch,
-            lr=lr,
-            curriculum=tuple(
-                (start, min(n, longest))
-                for start, n in ((0, 5), (steps // 8, 10), (steps // 4, 20), (steps // 2, 30))
-            ),
-        )
+        curriculum = curriculum_for(steps, clip_length(data, pool, seed))
+        config = TrainConfig(steps=steps, batch_size=batch, lr=lr, curriculum=curriculum)
     except ValueError as exc:
         raise user_error(exc, TrainConfig) from None
-    dev = _join_processes(device, amp)
-    main = distributed.is_main()
-    try:
-        distributed.shard_rows(batch)  # --batch must split evenly, checked before the pool
-        if data == "natural":
-            sampler = natural.natural_sampler(
-                _data_root(root), real_pool, batch_size=batch, device=dev
-            )
-            model_config = natural.natural_model_config(sampler)
-        else:
-            sampler = PoolSampler.build(
-                PoolConfig(num_sequences=(pool, pool), seed=seed), batch_size=batch, device=dev
-            )
-            model_config = TrackerConfig()
-        torch.manual_seed(seed)  # the same initial weights in every process
-        model = RecurrentTracker(config=model_config)
-        if init_from is not None:
-            load_pretrained_conv(model, init_from)
+    real = _data_root(root) if data == "natural" else None
+    with processes(device, amp) as dev:
+        main = distributed.is_main()
         bar, progress = _main_progress("training")
         with bar:
-            result = train_tracker(
-                model,
-                sampler,
+            result = train_from_data(
+                data,
                 config,
+                root=real,
+                pool=pool,
+                seed=seed,
                 out_dir=out,
+                init_from=init_from,
                 resume=resume,
                 device=dev,
                 progress=progress,
                 amp=amp,
             )
-    finally:
-        distributed.cleanup()
     if main:
         typer.echo(
             f"trained to step {result.step} in {result.seconds:.1f} s; "

@@ -27,11 +27,15 @@ class ConfigError(RatrackError, ValueError):
 
     ``field`` names the setting as the library knows it (a config field or a function's
     argument, e.g. ``device``, ``max_frames``); ``detail`` says what is wrong. The message is
-    ``"{field} {detail}"``; the CLI prints the option that sets ``field`` in its place (one
-    table, :mod:`ratrack.cli._common`).
+    ``"{field} {detail}"`` (no space before a ``detail`` that starts with ``:``); the CLI
+    prints the option that sets ``field`` in its place (one table, :mod:`ratrack.cli._common`).
     """
 
     def __init__(self, field: str, detail: str) -> None:
-        super().__init__(f"{field} {detail}")
         self.field = field
         self.detail = detail
+        super().__init__(self.message(field))
+
+    def message(self, name: str) -> str:
+        """The message with the setting called ``name`` (the CLI passes its option)."""
+        return f"{name}{'' if self.detail.startswith(':') else ' '}{self.detail}"

@@ -34,8 +34,10 @@ OPTIONS = {
     "min_score": "--min-score",
     "num_digits": "--digits",
     "out_format": "--format",
+    "pred_format": "--pred-format",
     "peer": "--peer",
     "peer_objects": "--peer-objects",
+    "peers": "--peers",
     "pool": "--pool",
     "seed": "--seed",
     "sequence": "--sequence",
@@ -51,7 +53,7 @@ OPTIONS = {
 
 def option_error(exc: ConfigError) -> RatrackError:
     """``exc`` with its field shown as the option that sets it (:data:`OPTIONS`)."""
-    return RatrackError(f"{OPTIONS.get(exc.field, exc.field)} {exc.detail}")
+    return RatrackError(exc.message(OPTIONS.get(exc.field, exc.field)))
 
 
 def user_error(exc: ValueError, *configs: type) -> RatrackError:

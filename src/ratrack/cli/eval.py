@@ -36,27 +36,27 @@ def eval_sot(
     """Mean IoU, success AUC, precision at 20 px and fps on one sequence, peers side by side."""
     from tqdm import tqdm
 
-    from ratrack.data.formats import detect_format, open_sequence
-    from ratrack.eval.peers import OpenCVTracker, parse_peers
-    from ratrack.eval.sot import PRED_FORMATS, evaluate_sot, read_sot_prediction, write_sot_plots
+    from ratrack.eval.sot import evaluate_sot_files, write_sot_plots
 
-    if pred_format not in PRED_FORMATS:
-        raise RatrackError(f"--pred-format must be one of {', '.join(PRED_FORMATS)}")
+    bars: list = []  # the bar starts with the first frame: input errors print one line only
+
+    def progress(done: int, total: int) -> None:
+        if not bars:
+            bars.append(tqdm(total=total, desc="peers", unit="frame"))
+        bars[0].update(done - bars[0].n)
+
     try:
-        names = parse_peers(peers)
-    except ValueError as exc:
-        raise RatrackError(f"--peers: {exc}") from None
-    if pred is None and not names:
-        raise RatrackError("nothing to evaluate: give --pred FILE and/or --peers")
-    fmt = detect_format(sequence_dir)
-    options = {"track_id": track_id} if track_id is not None and fmt in ("mot", "kitti") else {}
-    sequence = open_sequence(sequence_dir, fmt, **options)
-    preds = {}
-    if pred is not None:
-        preds[pred.stem] = read_sot_prediction(pred, pred_format, len(sequence), track_id)
-    trackers = {name: OpenCVTracker(name=name) for name in names}
-    with tqdm(total=len(sequence), desc="peers", unit="frame", disable=not names) as bar:
-        report = evaluate_sot(sequence, preds, trackers, progress=lambda t: bar.update(1))
+        report = evaluate_sot_files(
+            sequence_dir,
+            pred=pred,
+            pred_format=pred_format,
+            track_id=track_id,
+            peers=peers,
+            progress=progress,
+        )
+    finally:
+        for bar in bars:
+            bar.close()
     typer.echo(report.table())
     for path in write_sot_plots(report, plot) if plot is not None else []:
         typer.echo(f"plot: {path}")

@@ -20,9 +20,10 @@ import numpy as np
 import torch
 
 from ratrack.boxes import convert_boxes
+from ratrack.data.formats import detect_format, open_sequence
 from ratrack.data.kitti_labels import read_kitti_labels
 from ratrack.data.mot import read_mot_file
-from ratrack.errors import DataError
+from ratrack.errors import ConfigError, DataError, RatrackError
 from ratrack.eval.metrics import (
     as_box_array,
     frame_ious,
@@ -30,7 +31,7 @@ from ratrack.eval.metrics import (
     sot_summary,
     success_curve,
 )
-from ratrack.eval.peers import SotTracker, run_trackers
+from ratrack.eval.peers import OpenCVTracker, SotTracker, parse_peers, run_trackers
 from ratrack.eval.plots import plot_iou_over_time, plot_precision, plot_success
 
 PRED_FORMATS = ("otb", "mot", "kitti")
@@ -250,6 +251,44 @@ def evaluate_sot(
     if not results:
         raise ValueError("nothing to evaluate: give predictions or trackers")
     return SotReport(sequence=str(sequence.name), frames=num_frames, results=results)
+
+
+def evaluate_sot_files(
+    sequence_dir: str | Path,
+    *,
+    pred: str | Path | None = None,
+    pred_format: str = "otb",
+    track_id: int | None = None,
+    peers: str = "",
+    progress: Callable[[int, int], None] | None = None,
+) -> SotReport:
+    """Score the prediction file ``pred`` (in ``pred_format``) and/or the OpenCV ``peers``
+    (comma-separated names) on the sequence folder or video ``sequence_dir``; ``track_id`` picks
+    the object of MOT/KITTI ground truth and predictions. ``progress(done, total)`` is called
+    per frame the peers track."""
+    if pred_format not in PRED_FORMATS:
+        raise ConfigError("pred_format", f"must be one of {', '.join(PRED_FORMATS)}")
+    try:
+        names = parse_peers(peers)
+    except ValueError as exc:
+        raise ConfigError("peers", f": {exc}") from None
+    if pred is None and not names:
+        raise RatrackError("nothing to evaluate: give a prediction file and/or peers")
+    fmt = detect_format(sequence_dir)
+    options = {"track_id": track_id} if track_id is not None and fmt in ("mot", "kitti") else {}
+    sequence = open_sequence(sequence_dir, fmt, **options)
+    preds = {}
+    if pred is not None:
+        preds[Path(pred).stem] = read_sot_prediction(pred, pred_format, len(sequence), track_id)
+    trackers = {name: OpenCVTracker(name=name) for name in names}
+    done = [0]
+
+    def step(_t: int) -> None:
+        done[0] += 1
+        if progress is not None:
+            progress(done[0], len(sequence))
+
+    return evaluate_sot(sequence, preds, trackers, progress=step)
 
 
 def write_sot_plots(report: SotReport, out_dir: str | Path) -> list[Path]:

@@ -22,10 +22,11 @@ OPTIONS = {
     "det_format": "--det-format",
     "device": "--device",
     "digits": "--digits",
+    "fmt": "--format",
     "frames": "--frames",
     "init": "--init",
     "init_format": "--init-format",
-    "iou_threshold": "--iou-threshold",
+    "iou_threshold": "--iou-threshold",  # (ratrack eval mot checks its --iou itself)
     "kitti_root": "--kitti",
     "length": "--length",
     "lr": "--lr",
@@ -48,6 +49,7 @@ OPTIONS = {
     "steps": "--steps",
     "threads": "--threads",
     "weights": "--weights",
+    "workers": "--workers",
 }
 
 

@@ -76,14 +76,10 @@ def eval_mot(
     ] = 1,
 ) -> None:
     """CLEAR MOT, IDF1 (motmetrics) and HOTA (trackeval), per class and combined."""
-    from ratrack.eval.mot_files import MOT_FORMATS, evaluate_files, format_mot_table
+    from ratrack.eval.mot_files import evaluate_files, format_mot_table
 
-    if fmt not in MOT_FORMATS:
-        raise RatrackError(f"--format must be one of {', '.join(MOT_FORMATS)}, got {fmt!r}")
-    if not 0.0 < iou <= 1.0:
+    if not 0.0 < iou <= 1.0:  # checked here: elsewhere iou_threshold is --iou-threshold
         raise RatrackError(f"--iou must be in (0, 1], got {iou}")
-    if workers < 1:
-        raise RatrackError(f"--workers must be >= 1, got {workers}")
     report = evaluate_files(gt, pred, fmt, iou, workers=workers)
     typer.echo(format_mot_table(report, per_sequence=per_sequence))
     _write_json(json_out, report)

@@ -24,7 +24,7 @@ import numpy as np
 
 from ratrack.data.kitti_labels import read_kitti_labels
 from ratrack.data.mot import read_mot_file
-from ratrack.errors import DataError, RatrackError
+from ratrack.errors import ConfigError, DataError, RatrackError
 from ratrack.eval.kitti import KittiRules, kitti_frames
 from ratrack.eval.mot import score_partial, summarize_partials
 from ratrack.eval.motchallenge import motchallenge_frames
@@ -64,7 +64,9 @@ def pair_files(gt: str | Path, pred: str | Path, fmt: str) -> dict[str, tuple[Pa
         name = gt.parent.parent.name if gt.name == "gt.txt" else gt.stem
         return {name: (gt, pred)}
     if gt.is_dir() != pred.is_dir():
-        raise DataError("give two files or two folders for --gt and --pred", pred)
+        raise DataError(
+            "give two files or two folders for the ground truth and the predictions", pred
+        )
     gt_files = _kitti_gt_files(gt) if fmt == "kitti" else _mot_gt_files(gt)
     pairs = {}
     for seq, gt_file in gt_files.items():
@@ -149,8 +151,12 @@ def evaluate_files(
     the same order in this process, so the report is identical to the serial one.
     """
 
+    if fmt not in MOT_FORMATS:
+        raise ConfigError("fmt", f"must be one of {', '.join(MOT_FORMATS)}, got {fmt!r}")
+    if not 0.0 < iou_threshold <= 1.0:
+        raise ConfigError("iou_threshold", f"must be in (0, 1], got {iou_threshold}")
     if workers < 1:
-        raise ValueError(f"workers must be >= 1, got {workers}")
+        raise ConfigError("workers", f"must be >= 1, got {workers}")
     pairs = pair_files(gt, pred, fmt)
     gt_paths = [g for g, _ in pairs.values()]
     pred_paths = [p for _, p in pairs.values()]
@@ -170,7 +176,7 @@ def evaluate_files(
                 )
         except BrokenProcessPool as exc:
             raise RatrackError(
-                f"--workers {workers}: a worker process ended abruptly ({exc}); try --workers 1"
+                f"{workers} worker processes: one ended abruptly ({exc}); try one worker"
             ) from None
     return {"format": fmt, **summarize_partials(dict(zip(pairs, scored, strict=True)))}
 

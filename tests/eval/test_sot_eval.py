@@ -184,7 +184,7 @@ def test_read_mot_and_kitti_predictions(tmp_path):
         read_sot_prediction(mot, "mot", num_frames=2)
     two = tmp_path / "two.txt"
     two.write_text("1,3,11,21,10,20,1,-1,-1,-1\n1,4,51,21,10,20,1,-1,-1,-1\n")
-    with pytest.raises(DataError, match="2 tracks; choose one with --track-id"):
+    with pytest.raises(DataError, match="2 tracks; choose one with track_id"):
         read_sot_prediction(two, "mot", num_frames=2)
     np.testing.assert_allclose(read_sot_prediction(two, "mot", 2, track_id=4)[0], [50, 20, 60, 40])
     kitti = tmp_path / "pred_kitti.txt"

@@ -23,8 +23,10 @@ OPTIONS = {
     "device": "--device",
     "digits": "--digits",
     "fmt": "--format",
+    "frames_dir": "--frames-dir",
     "frames": "--frames",
     "init": "--init",
+    "init_file": "--init-file",
     "init_format": "--init-format",
     "iou_threshold": "--iou-threshold",  # (ratrack eval mot checks its --iou itself)
     "kitti_root": "--kitti",
@@ -45,6 +47,7 @@ OPTIONS = {
     "sequences": "--sequences",
     "root": "--root",
     "sizes": "--sizes",
+    "source": "SOURCE",
     "statistic": "--statistic",
     "steps": "--steps",
     "threads": "--threads",

@@ -72,7 +72,7 @@ log = logging.getLogger(__name__)
 def list_frames(folder: Path, count: int) -> list[Path]:
     """The first ``count`` images of ``folder`` in name order (DataError if too few)."""
     if not folder.is_dir():
-        raise DataError("frames folder not found (give --frames-dir or set RATRACK_DATA)", folder)
+        raise DataError("frames folder not found (give frames_dir or set RATRACK_DATA)", folder)
     files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
     if len(files) < count:
         raise DataError(f"{count} frames asked for, only {len(files)} images here", folder)

@@ -150,7 +150,7 @@ def _from_tracks(
     ids = np.unique(track_id)
     if chosen is None:
         if len(ids) != 1:
-            raise DataError(f"holds {len(ids)} tracks; choose one with --track-id", path)
+            raise DataError(f"holds {len(ids)} tracks; choose one with track_id", path)
         chosen = int(ids[0])
     keep = track_id == chosen
     if not keep.any():

@@ -24,7 +24,9 @@ def open_source(
     """The frames to track: ``path`` (video file or folder, see the module docstring) or the
     KITTI tracking ``sequence`` of ``kitti_root``. Raises ``RatrackError`` / ``DataError``."""
     if (path is None) == (kitti_root is None):
-        raise RatrackError("give either a video file or folder, or --kitti ROOT --sequence SSSS")
+        raise ConfigError(
+            "source", ": give either a video file or folder, or kitti_root with a sequence"
+        )
     if kitti_root is not None:
         if sequence is None:
             raise ConfigError("kitti_root", "needs a sequence (for example 0001)")

@@ -37,8 +37,8 @@ def pretrain(
 ) -> None:
     """Pretrain the conv net to re-centre misaligned glimpses; print held-out window IoU."""
     from ratrack.train import distributed
-    from ratrack.train.pretrain import PretrainConfig, pretrain_from_data
-    from ratrack.train.setup import check_data, processes
+    from ratrack.train.pretrain import PretrainConfig
+    from ratrack.train.setup import check_data, pretrain_from_data, processes
 
     try:
         check_data(data, pool)
@@ -90,8 +90,8 @@ def train(
 ) -> None:
     """Train the tracker (curriculum over clip length; resumable; CSV log with gradient norms)."""
     from ratrack.train import distributed
-    from ratrack.train.setup import clip_length, processes
-    from ratrack.train.tracker import TrainConfig, curriculum_for, train_from_data
+    from ratrack.train.setup import clip_length, curriculum_for, processes, train_from_data
+    from ratrack.train.tracker import TrainConfig
 
     try:
         curriculum = curriculum_for(steps, clip_length(data, pool, seed))

@@ -310,9 +310,7 @@ def run_track(
     num_frames = declared_length(seq)
     frame_size = seq.frame_size()
     if not init and init_file is None and detections is None:
-        raise ConfigError(
-            "init", ": nothing to track; give init boxes, an init_file or detections"
-        )
+        raise ConfigError("init", ": nothing to track; give init boxes, an init_file or detections")
     if det_format not in DET_FORMATS:
         raise ConfigError("det_format", f"must be one of {', '.join(DET_FORMATS)}")
     init_xyxy = parse_init_boxes(list(init), init_format, frame_size)

@@ -53,7 +53,6 @@ from ratrack.model.config import TrackerConfig
 from ratrack.model.convnet import ConvNet
 from ratrack.model.glimpse import cut_glimpses
 from ratrack.train import distributed
-from ratrack.train.setup import check_data, training_data
 
 log = logging.getLogger(__name__)
 
@@ -331,35 +330,3 @@ def pretrain_on_natural(
         model, train, config, out_dir=out_dir, device=device, progress=progress, amp=amp
     )
     return path, evaluate_correction(model, held, config)
-
-
-def pretrain_from_data(
-    data: str,
-    config: PretrainConfig,
-    *,
-    root: str | Path | None = None,
-    pool: int = 2600,
-    out_dir: str | Path,
-    device: str | torch.device = "cpu",
-    progress: Callable[[int, int, float], None] | None = None,
-    amp: bool = False,
-) -> tuple[Path, dict[str, float]]:
-    """Pretrain on ``data`` (``bmnist``, or ``natural``: a pool of ``pool`` clips of the real
-    data under ``root``); returns the checkpoint and the held-out window IoU before/after one
-    correction (:func:`pretrain_on_bmnist`, :func:`pretrain_on_natural`)."""
-    check_data(data)
-    if data == "natural":
-        sampler, model_config = training_data(
-            data, root=root, pool=pool, seed=config.seed, batch_size=1, device=device
-        )
-        return pretrain_on_natural(
-            config,
-            root=root,
-            sampler=sampler,
-            model_config=model_config,
-            out_dir=out_dir,
-            device=device,
-            progress=progress,
-            amp=amp,
-        )
-    return pretrain_on_bmnist(config, out_dir=out_dir, device=device, progress=progress, amp=amp)

@@ -41,7 +41,6 @@ from ratrack.errors import RatrackError
 from ratrack.model.tracker import ClipOutput, RecurrentTracker
 from ratrack.train import distributed
 from ratrack.train.losses import LossConfig, tracker_loss
-from ratrack.train.setup import training_data
 
 log = logging.getLogger(__name__)
 
@@ -381,49 +380,3 @@ def track_clips(
         clip = frames[i : i + batch_size].to(device)
         outs.append(model(clip, first_boxes[i : i + batch_size].to(device)).boxes.cpu())
     return torch.cat(outs)  # (N, T-1, 4)
-
-
-def curriculum_for(steps: int, longest: int) -> tuple[tuple[int, int], ...]:
-    """Clip lengths 5, 10, 20, 30 (at most ``longest``) from steps 0, 1/8, 1/4 and 1/2 of
-    ``steps``."""
-    return tuple(
-        (start, min(n, longest))
-        for start, n in ((0, 5), (steps // 8, 10), (steps // 4, 20), (steps // 2, 30))
-    )
-
-
-def train_from_data(
-    data: str,
-    config: TrainConfig,
-    *,
-    root: str | Path | None = None,
-    pool: int = 2000,
-    seed: int = 0,
-    out_dir: str | Path,
-    init_from: str | Path | None = None,
-    resume: bool = True,
-    device: str | torch.device = "cpu",
-    progress: Callable[[int, int, float], None] | None = None,
-    amp: bool = False,
-) -> TrainResult:
-    """Train a new tracker on ``data`` (:func:`~ratrack.train.setup.training_data`), its conv
-    net copied from the pretraining checkpoint ``init_from`` if given (:func:`train_tracker`).
-    The same ``seed`` gives every process the same pool and initial weights."""
-    distributed.shard_rows(config.batch_size)  # the batch must split evenly, before the pool
-    sampler, model_config = training_data(
-        data, root=root, pool=pool, seed=seed, batch_size=config.batch_size, device=device
-    )
-    torch.manual_seed(seed)
-    model = RecurrentTracker(config=model_config)
-    if init_from is not None:
-        load_pretrained_conv(model, init_from)
-    return train_tracker(
-        model,
-        sampler,
-        config,
-        out_dir=out_dir,
-        resume=resume,
-        device=device,
-        progress=progress,
-        amp=amp,
-    )

@@ -50,6 +50,7 @@ OPTIONS = {
     "source": "SOURCE",
     "statistic": "--statistic",
     "steps": "--steps",
+    "task": "TASK",
     "threads": "--threads",
     "weights": "--weights",
     "workers": "--workers",
@@ -76,23 +77,40 @@ def user_error(exc: ValueError, *configs: type) -> RatrackError:
     return option_error(exc)
 
 
+class _StepBar:
+    """A tqdm bar of training steps, started by the first step (so that an error before any
+    step prints one line) and closed on leaving the ``with`` block."""
+
+    def __init__(self, desc: str) -> None:
+        self.desc = desc
+        self.bar = None
+
+    def __call__(self, step: int, total: int, loss: float) -> None:
+        if self.bar is None:
+            from tqdm import tqdm
+
+            self.bar = tqdm(desc=self.desc, unit="step", dynamic_ncols=True)
+        self.bar.total = total
+        self.bar.n = step
+        self.bar.set_postfix(loss=f"{loss:.4g}", refresh=False)
+        self.bar.refresh()
+
+    def __enter__(self) -> _StepBar:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
 def _progress_bar(desc: str):
-    """A tqdm bar and the ``progress(step, total, loss)`` callback that drives it."""
-    from tqdm import tqdm
-
-    bar = tqdm(desc=desc, unit="step", dynamic_ncols=True)
-
-    def progress(step: int, total: int, loss: float) -> None:
-        bar.total = total
-        bar.n = step
-        bar.set_postfix(loss=f"{loss:.4g}", refresh=False)
-        bar.refresh()
-
-    return bar, progress
+    """A step bar (a context manager) and the ``progress(step, total, loss)`` callback that
+    drives it: the same object."""
+    bar = _StepBar(desc)
+    return bar, bar
 
 
 def _write_json(path: Path | None, data: dict) -> None:
-
     if path is None:
         return
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import dataclasses
-import importlib
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from ratrack.cli._common import _progress_bar
-from ratrack.errors import RatrackError
 
 app = typer.Typer(help="The attention modules (STN, DRAW, NTM, RAM) on their classic tasks.")
 
@@ -26,23 +23,13 @@ def attention_train(
     ] = None,
 ) -> None:
     """Train one attention module on its classic task and print its test scores."""
-    from ratrack.attention.tasks import TASKS
+    from ratrack.attention.tasks.run import run_task
 
-    if task not in TASKS:
-        raise RatrackError(f"unknown task {task!r}; expected one of {', '.join(TASKS)}")
-    module = importlib.import_module(f"ratrack.attention.tasks.{task}")
-    overrides: dict[str, object] = {"seed": seed, "out_dir": str(out / task)}
-    if steps is not None:
-        if steps <= 0:
-            raise RatrackError(f"--steps must be positive, got {steps}")
-        overrides["steps"] = steps
-    if mnist is not None:
-        overrides["mnist"] = mnist
-    fields = {f.name for f in dataclasses.fields(module.Config)}
-    config = module.Config(**{k: v for k, v in overrides.items() if k in fields})
     bar, progress = _progress_bar(f"{task} training")
     with bar:
-        result = module.run(config, progress=progress)
+        result = run_task(
+            task, out_dir=out / task, seed=seed, steps=steps, mnist=mnist, progress=progress
+        )
     typer.echo(f"{task}: trained in {result.seconds:.1f} s")
     for name, value in result.scores.items():
         typer.echo(f"  {name}: {value:.4f}")

@@ -1,4 +1,6 @@
-"""Glimpse-misalignment pretraining on real frames with boxes (KITTI labels, OTB sequences).
+"""Canvases for glimpse-misalignment pretraining: fixed-size crops around boxes
+(:func:`make_canvases`) of Bouncing MNIST pools (:func:`pool_canvases`) and of real frames with
+boxes (KITTI labels, OTB sequences: :func:`real_canvases`).
 
 Training material: the KITTI tracking frames that exist with their labels (cars, vans, trucks,
 pedestrians, cyclists; truncation and occlusion <= 1, boxes at least ``min_side`` pixels) and

@@ -7,9 +7,9 @@ from pathlib import Path
 from ratrack.data.images import list_images
 from ratrack.data.kitti import open_kitti_sequence
 from ratrack.data.mot import open_mot
-from ratrack.data.otb import _gt_files, open_otb
+from ratrack.data.otb import gt_files, open_otb
 from ratrack.data.sequence import Sequence, open_image_folder
-from ratrack.data.tlp import _is_tlp, open_tlp
+from ratrack.data.tlp import is_tlp, open_tlp
 from ratrack.data.video import VIDEO_EXTENSIONS, VideoSequence
 from ratrack.errors import DataError
 
@@ -32,9 +32,9 @@ def detect_format(path: str | Path) -> str:
     ):
         return "mot"
     if (path / "img").is_dir():
-        files = _gt_files(path)
+        files = gt_files(path)
         if files:
-            return "tlp" if _is_tlp(files[0]) else "otb"
+            return "tlp" if is_tlp(files[0]) else "otb"
         return "images"
     if (
         path.parent.name == "image_02"

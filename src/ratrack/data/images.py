@@ -44,7 +44,8 @@ def image_size(path: str | Path) -> tuple[int, int]:
     return read_image(path).shape[:2]
 
 
-def _cv2():
+def import_cv2():
+    """OpenCV, imported on first use (it is slow to import)."""
     import cv2
 
     return cv2

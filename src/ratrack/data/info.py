@@ -18,7 +18,7 @@ from ratrack.data.kitti import KittiTracking
 from ratrack.data.kitti_labels import read_kitti_labels
 from ratrack.data.kitti_raw import find_kitti_raw_drives, open_kitti_raw
 from ratrack.data.mnist import load_digits
-from ratrack.data.mot import _line_of, read_mot_file
+from ratrack.data.mot import line_of, read_mot_file
 from ratrack.data.video import VIDEO_EXTENSIONS
 from ratrack.errors import DataError
 
@@ -59,7 +59,7 @@ def describe_mot_records(records, seq_length: int | None = None, source=None) ->
         raise DataError(
             f"frame {records.frame[row]} out of range: seqinfo.ini gives {seq_length} frames",
             source,
-            _line_of(Path(source), row) if source is not None else None,
+            line_of(Path(source), row) if source is not None else None,
         )
     has_cls = (records.cls != -1).any()
     names = [MOT_CLASS_NAMES.get(int(c), str(int(c))) for c in records.cls] if has_cls else []

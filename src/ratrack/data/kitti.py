@@ -36,7 +36,7 @@ from ratrack.data.kitti_labels import (
     read_kitti_calib,
     read_kitti_labels,
 )
-from ratrack.data.mot import _single_track
+from ratrack.data.mot import single_track
 from ratrack.data.sequence import ImageSequence
 from ratrack.errors import DataError
 
@@ -250,7 +250,7 @@ def open_kitti_sequence(path: str | Path, *, track_id: int | None = None) -> Ima
     labels = dataset.labels(seq_name, include_dontcare=True)
     n = dataset.num_frames(seq_name)
     real = labels.track_id >= 0
-    gt = _single_track(
+    gt = single_track(
         labels.frame[real],
         labels.track_id[real],
         labels.boxes[real],

@@ -149,7 +149,7 @@ def read_mot_file(path: str | Path) -> MotRecords:
         if columns in (8, 9):
             if (rest[:, 1] != np.round(rest[:, 1])).any():
                 bad = int(np.flatnonzero(rest[:, 1] != np.round(rest[:, 1]))[0])
-                raise DataError("class is not an integer", path, _line_of(path, bad))
+                raise DataError("class is not an integer", path, line_of(path, bad))
             cls = rest[:, 1].astype(np.int64)
         if columns == 9:
             visibility = rest[:, 2]
@@ -167,7 +167,7 @@ def read_mot_file(path: str | Path) -> MotRecords:
     )
 
 
-def _line_of(path: Path, row: int) -> int:
+def line_of(path: Path, row: int) -> int:
     """Line number of the ``row``-th non-blank line (only for error messages)."""
     for i, (number, _) in enumerate(numbered_lines(path)):
         if i == row:
@@ -256,7 +256,7 @@ def write_seqinfo(path: str | Path, info: dict) -> None:
     atomic_write_text(path, "\n".join(lines) + "\n")
 
 
-def _single_track(
+def single_track(
     frame: np.ndarray,
     track_id: np.ndarray,
     boxes: np.ndarray,
@@ -306,7 +306,7 @@ def open_mot(path: str | Path, *, track_id: int | None = None) -> ImageSequence:
     det_records = read_mot_file(det_path) if det_path.is_file() else None
     gt = None
     if gt_records is not None and len(gt_records):
-        gt = _single_track(
+        gt = single_track(
             gt_records.frame,
             gt_records.track_id,
             gt_records.boxes,

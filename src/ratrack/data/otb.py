@@ -14,7 +14,8 @@ from ratrack.data.sequence import ImageSequence
 from ratrack.errors import DataError
 
 
-def _check_size(w: float, h: float, path: object, line: int) -> None:
+def check_box_size(w: float, h: float, path: object, line: int) -> None:
+    """``DataError`` at ``path:line`` unless the box's width and height are positive."""
     if w <= 0 or h <= 0:
         raise DataError(f"box has non-positive size {w} x {h}", path, line)
 
@@ -41,12 +42,13 @@ def read_otb_groundtruth(path: str | Path) -> np.ndarray:
             continue
         if not all(math.isfinite(v) for v in values):
             raise DataError(f"box is not finite: {text!r}", path, number)
-        _check_size(values[2], values[3], path, number)
+        check_box_size(values[2], values[3], path, number)
         rows.append(values)
     return convert_boxes(np.asarray(rows, dtype=np.float64).reshape(-1, 4), "xywh1", "xyxy")
 
 
-def _gt_files(folder: Path) -> list[Path]:
+def gt_files(folder: Path) -> list[Path]:
+    """The ``groundtruth_rect*.txt`` files of an OTB or TLP folder, in natural order."""
     return sorted(folder.glob("groundtruth_rect*.txt"), key=natural_key)
 
 
@@ -55,7 +57,7 @@ def open_otb(path: str | Path, *, gt_file: str | None = None) -> ImageSequence:
     ``gt_file`` names one). The number of boxes must equal the number of images."""
     path = Path(path)
     images = list_images(path / "img")
-    gt_path = path / gt_file if gt_file else next(iter(_gt_files(path)), None)
+    gt_path = path / gt_file if gt_file else next(iter(gt_files(path)), None)
     if gt_path is None:
         raise DataError("no groundtruth_rect*.txt in OTB folder", path)
     gt = read_otb_groundtruth(gt_path)

@@ -1,6 +1,12 @@
 """One reader interface for sequences: OTB and TLP folders, MOTChallenge and KITTI tracking
 sequences, plain image folders (KITTI raw drives included) and video files.
 
+This module holds the interface and the image-file sequence; the readers are
+:func:`ratrack.data.otb.open_otb`, :func:`ratrack.data.tlp.open_tlp`,
+:func:`ratrack.data.mot.open_mot`, :func:`ratrack.data.kitti.open_kitti_sequence`,
+:class:`ratrack.data.video.VideoSequence` and :func:`open_image_folder`;
+:func:`ratrack.data.formats.open_sequence` picks one by format.
+
 Every reader is a :class:`Sequence`: ``len(seq)`` frames, ``seq.frame(t)`` and ``seq.frames()``
 give ``(H, W, 3)`` uint8 RGB arrays, read lazily one at a time (memory stays flat however long
 the sequence), and ``seq.gt`` holds one object's boxes ``(T, 4)`` float64 ``xyxy`` pixels (see

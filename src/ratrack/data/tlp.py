@@ -10,7 +10,7 @@ import numpy as np
 from ratrack.boxes import convert_boxes
 from ratrack.data._text import numbered_lines, split_fields, to_float, to_int
 from ratrack.data.images import list_images
-from ratrack.data.otb import _check_size, _gt_files
+from ratrack.data.otb import check_box_size, gt_files
 from ratrack.data.sequence import ImageSequence
 from ratrack.errors import DataError
 
@@ -36,7 +36,7 @@ def read_tlp_groundtruth(path: str | Path, num_frames: int | None = None) -> np.
             limit = f"1..{num_frames}" if num_frames is not None else ">= 1"
             raise DataError(f"frame {frame} out of range ({limit})", path, number)
         if not lost:
-            _check_size(w, h, path, number)
+            check_box_size(w, h, path, number)
         entries.append((frame, number, (math.nan,) * 4 if lost else (x, y, w, h)))
     T = num_frames if num_frames is not None else max((f for f, _, _ in entries), default=0)
     gt = np.full((T, 4), np.nan)
@@ -49,7 +49,8 @@ def read_tlp_groundtruth(path: str | Path, num_frames: int | None = None) -> np.
     return convert_boxes(gt, "xywh1", "xyxy")  # NaN rows stay NaN
 
 
-def _is_tlp(path: Path) -> bool:
+def is_tlp(path: Path) -> bool:
+    """Whether the ground-truth file ``path`` holds TLP rows (``frame,x,y,w,h,lost``)."""
     for _, text in numbered_lines(path):
         return len(split_fields(text)) == 6
     return False
@@ -59,7 +60,7 @@ def open_tlp(path: str | Path) -> ImageSequence:
     """A TLP folder (``img/`` + ``groundtruth_rect.txt`` of ``frame,x,y,w,h,lost`` rows)."""
     path = Path(path)
     images = list_images(path / "img")
-    files = _gt_files(path)
+    files = gt_files(path)
     if not files:
         raise DataError("no groundtruth_rect.txt in TLP folder", path)
     gt = read_tlp_groundtruth(files[0], num_frames=len(images))

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ratrack.data.images import _cv2
+from ratrack.data.images import import_cv2
 from ratrack.data.sequence import Sequence
 from ratrack.errors import DataError
 
@@ -24,7 +24,7 @@ class VideoSequence(Sequence):
             raise DataError("video file not found", self.path)
         cap = self._open()
         try:
-            count = int(cap.get(_cv2().CAP_PROP_FRAME_COUNT))
+            count = int(cap.get(import_cv2().CAP_PROP_FRAME_COUNT))
             if count <= 0:  # containers without an index: count by grabbing (no decoding)
                 count = 0
                 while cap.grab():
@@ -39,7 +39,7 @@ class VideoSequence(Sequence):
         self.gt = gt
 
     def _open(self):
-        cap = _cv2().VideoCapture(str(self.path))
+        cap = import_cv2().VideoCapture(str(self.path))
         if not cap.isOpened():
             cap.release()
             raise DataError("cannot open video (unknown format or corrupt file)", self.path)
@@ -53,7 +53,7 @@ class VideoSequence(Sequence):
 
     def frame(self, t: int) -> np.ndarray:
         t = self._check_index(t)
-        cv2 = _cv2()
+        cv2 = import_cv2()
         cap = self._open()
         try:
             if t:
@@ -66,7 +66,7 @@ class VideoSequence(Sequence):
         return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
 
     def frames(self) -> Iterator[np.ndarray]:
-        cv2 = _cv2()
+        cv2 = import_cv2()
         cap = self._open()
         try:
             for t in range(self._count):

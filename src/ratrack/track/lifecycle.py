@@ -1,0 +1,321 @@
+"""Draft of the box lifecycle (moves into track/multi.py after the renovation's layout lands)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import NamedTuple
+
+import numpy as np
+from scipy.optimize import linear_sum_assignment
+
+from ratrack.track import motion as km
+from ratrack.track.motion import POS, MotionConfig
+
+REPORT_BOXES = ("detection", "filtered")
+
+
+@dataclass(frozen=True)
+class MultiTrackConfig:
+    """Thresholds and output policy of the track lifecycle (module docstring)."""
+
+    min_score: float = 0.1  # detections scoring below this are ignored
+    high_score: float = 0.5  # detections at least this confident are matched in the first stage
+    birth_score: float = 0.6  # min score of an unmatched detection to start a track
+    iou_threshold: float = 0.3  # min IoU of a predicted box and a detection (first stage)
+    low_iou_threshold: float = 0.5  # min IoU in the second stage (low-score detections)
+    recover_iou: float = 0.3  # min IoU of a lost track's last observed box (third stage; 0: off)
+    birth_iou: float = 1.0  # a detection overlapping a live track this much starts nothing
+    min_hits: int = 2  # matched frames that confirm a track (1: confirmed at birth)
+    max_misses: int = 10  # consecutive unmatched frames a confirmed track survives
+    tentative_misses: int = 0  # consecutive unmatched frames a tentative track survives
+    report_coast: int = 0  # frames a confirmed unmatched track is reported at its prediction
+    report_box: str = "detection"  # matched tracks report the detection's or the filter's box
+    backfill: bool = True  # a track's tentative frames are reported when it is confirmed
+    camera_shift: bool = True  # shift unmatched predictions by the median first-stage residual
+    observation_restart: bool = True  # a track matched after a gap restarts its velocity
+    motion: MotionConfig = field(default_factory=MotionConfig)
+
+    def __post_init__(self) -> None:
+        for name in ("iou_threshold", "low_iou_threshold", "birth_iou"):
+            if not 0.0 < getattr(self, name) <= 1.0:
+                raise ValueError(f"{name} must be in (0, 1], got {getattr(self, name)}")
+        if not 0.0 <= self.recover_iou <= 1.0:
+            raise ValueError(f"recover_iou must be in [0, 1], got {self.recover_iou}")
+        if not 0.0 <= self.min_score <= self.high_score <= self.birth_score:
+            raise ValueError(
+                "need 0 <= min_score <= high_score <= birth_score, got "
+                f"{self.min_score}, {self.high_score}, {self.birth_score}"
+            )
+        for name in ("max_misses", "tentative_misses", "report_coast"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
+        if self.min_hits < 1:
+            raise ValueError(f"min_hits must be >= 1, got {self.min_hits}")
+        if self.report_box not in REPORT_BOXES:
+            raise ValueError(f"report_box must be one of {REPORT_BOXES}, got {self.report_box!r}")
+
+
+class Rows(NamedTuple):
+    """Reported boxes, one row each: ``frame``, ``ids`` ``(R,)`` int64, ``boxes`` ``(R, 4)``
+    xyxy, ``scores`` ``(R,)``, ``labels`` ``(R,)`` int64 class codes (0: none)."""
+
+    frame: np.ndarray
+    ids: np.ndarray
+    boxes: np.ndarray
+    scores: np.ndarray
+    labels: np.ndarray
+
+    def select(self, rows: np.ndarray) -> Rows:
+        return Rows(*(f[rows] for f in self))
+
+
+def _frozen(a: np.ndarray) -> np.ndarray:
+    a.flags.writeable = False
+    return a
+
+
+NO_ROWS = Rows(
+    _frozen(np.zeros(0, np.int64)),
+    _frozen(np.zeros(0, np.int64)),
+    _frozen(np.zeros((0, 4))),
+    _frozen(np.zeros(0)),
+    _frozen(np.zeros(0, np.int64)),
+)
+
+
+def concat_rows(parts: list[Rows]) -> Rows:
+    parts = [p for p in parts if len(p.ids)]
+    if len(parts) <= 1:
+        return parts[0] if parts else NO_ROWS
+    return Rows(*(np.concatenate(cols) for cols in zip(*parts, strict=True)))
+
+
+ID, LABEL, SEEN, HITS, MISSES = range(5)
+"""Columns of ``Tracks.info``: public id, class code (0: none yet), frame of the last
+observation, frames matched so far, consecutive frames unmatched."""
+
+
+class Tracks(NamedTuple):
+    """Column-wise state of ``K`` live tracks and the lifecycle's bookkeeping."""
+
+    info: np.ndarray  # (K, 5) int64, columns ID, LABEL, SEEN, HITS, MISSES
+    kf: np.ndarray  # (K, 5, 4) box filters (ratrack.track.motion)
+    last: np.ndarray  # (K, 5) last observed (matched) box xyxy and its score
+    pending: Rows  # matched rows of tentative tracks, reported if they are confirmed
+    next_id: int  # id of the next new track
+
+    @property
+    def ids(self) -> np.ndarray:
+        return self.info[:, ID]
+
+    def confirmed(self, config: MultiTrackConfig) -> np.ndarray:
+        """``(K,)`` bool: matched in at least ``min_hits`` frames."""
+        return self.info[:, HITS] >= config.min_hits
+
+
+def init_tracks(first_id: int = 1) -> Tracks:
+    """No tracks; the first new one gets ``first_id``."""
+    return Tracks(
+        info=np.zeros((0, 5), np.int64),
+        kf=np.zeros((0, 5, 4)),
+        last=np.zeros((0, 5)),
+        pending=NO_ROWS,
+        next_id=int(first_id),
+    )
+
+
+def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``(K, N)`` IoU of xyxy boxes ``a`` ``(K, 4)`` and ``b`` ``(N, 4)`` (0 for empty unions)."""
+    lt = np.maximum(a[:, None, :2], b[None, :, :2])
+    rb = np.minimum(a[:, None, 2:], b[None, :, 2:])
+    wh = np.clip(rb - lt, 0.0, None)
+    inter = wh[..., 0] * wh[..., 1]
+    area_a = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])
+    area_b = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
+    return inter / np.maximum(area_a[:, None] + area_b - inter, 1e-12)
+
+
+def assign(iou: np.ndarray, threshold: float) -> tuple[np.ndarray, np.ndarray]:
+    """Maximum-total-IoU pairs of ``iou`` ``(K, N)`` with IoU >= ``threshold``: ``(rows, cols)``."""
+    score = np.where(iou >= threshold, iou, 0.0)
+    rows, cols = linear_sum_assignment(score, maximize=True)
+    keep = score[rows, cols] > 0
+    return rows[keep], cols[keep]
+
+
+class Step(NamedTuple):
+    """What one frame reports: ``rows`` of this frame (sorted by id), ``matched`` ``(R,)``
+    bool per row, ``backfill`` rows of earlier frames (the tentative frames of the tracks
+    confirmed in this frame) and the ``ended`` ids."""
+
+    rows: Rows
+    matched: np.ndarray
+    backfill: Rows
+    ended: np.ndarray
+
+
+_NOTHING = Step(NO_ROWS, _frozen(np.zeros(0, bool)), NO_ROWS, _frozen(np.zeros(0, np.int64)))
+
+
+def step_tracks(
+    tracks: Tracks,
+    t: int,
+    boxes: np.ndarray,
+    scores: np.ndarray,
+    labels: np.ndarray,
+    config: MultiTrackConfig = MultiTrackConfig(),
+    cues: np.ndarray | None = None,
+) -> tuple[Tracks, Step]:
+    """Advance ``tracks`` into frame ``t`` with its detections ``boxes`` ``(N, 4)`` xyxy,
+    ``scores`` ``(N,)`` and class codes ``labels`` ``(N,)``. ``cues`` ``(K, 4)``: another
+    prediction of each track's box (the recurrent tracker's), matched beside the motion's."""
+    cfg = config
+    if len(scores) and cfg.min_score > 0:
+        keep = scores >= cfg.min_score
+        if not keep.all():
+            boxes, scores, labels = boxes[keep], scores[keep], labels[keep]
+    k, n = len(tracks.info), len(boxes)
+    if k == 0 and n == 0:
+        return tracks, _NOTHING
+    info = tracks.info.copy()
+    kf = km.predict(tracks.kf, cfg.motion) if k else tracks.kf
+    pred = km.valid_boxes(kf[:, POS], cfg.motion.min_size)  # (K, 4)
+    det_of = np.full(k, -1, np.int64)  # matched detection of each track
+    taken = np.zeros(n, bool)
+    high = scores >= cfg.high_score
+    confirmed = info[:, HITS] >= cfg.min_hits
+    if k and n:
+        a, b = info[:, LABEL, None], labels[None, :]
+        compat = (a == b) | (a == 0) | (b == 0)  # (K, N) classes that may match
+        iou = iou_matrix(pred, boxes) * compat  # (K, N)
+        if cues is not None:
+            iou = np.maximum(iou, np.nan_to_num(iou_matrix(cues, boxes)) * compat)
+        # stage 1: every track against the confident detections
+        hi = np.flatnonzero(high)
+        if len(hi):
+            r, c = assign(iou[:, hi], cfg.iou_threshold)
+            det_of[r] = hi[c]
+            taken[hi[c]] = True
+            free = np.flatnonzero(det_of < 0)
+            if cfg.camera_shift and len(r) >= 2 and len(free):
+                residual = np.sort(boxes[hi[c]] - pred[r], axis=0)  # (M, 4)
+                shift = residual[len(r) // 2]  # (upper) median
+                iou[free] = iou_matrix(pred[free] + shift, boxes) * compat[free]
+        # stage 2: confirmed tracks left against the low-score detections
+        lo = np.flatnonzero(~high)
+        if len(lo):
+            u = np.flatnonzero((det_of < 0) & confirmed)
+            if len(u):
+                r, c = assign(iou[np.ix_(u, lo)], cfg.low_iou_threshold)
+                det_of[u[r]] = lo[c]
+                taken[lo[c]] = True
+        # stage 3: tracks left, by their last observed box, against confident detections left
+        if cfg.recover_iou > 0:
+            u = np.flatnonzero(det_of < 0)
+            d = np.flatnonzero(high & ~taken)
+            if len(u) and len(d):
+                last = iou_matrix(tracks.last[u, :4], boxes[d]) * compat[np.ix_(u, d)]
+                r, c = assign(last, cfg.recover_iou)
+                det_of[u[r]] = d[c]
+                taken[d[c]] = True
+    matched = det_of >= 0
+    rows = np.flatnonzero(matched)
+    last = tracks.last
+    if len(rows):
+        cols = det_of[rows]
+        z = boxes[cols]
+        z_all = np.zeros((k, 4))
+        z_all[rows] = z
+        late = np.zeros(k, bool)
+        if cfg.observation_restart:
+            late[rows] = t - info[rows, SEEN] > 1
+        kf = km.update(kf, matched & ~late, z_all, cfg.motion)
+        if late.any():
+            r = np.flatnonzero(late)
+            vel = (z_all[r] - last[r, :4]) / (t - info[r, SEEN])[:, None]
+            kf = km.restart(kf, r, z_all[r], vel, cfg.motion)
+        last = last.copy()
+        last[rows, :4] = z
+        last[rows, 4] = scores[cols]
+        info[rows, SEEN] = t
+        info[rows, HITS] += 1
+        lab = info[rows, LABEL]
+        info[rows, LABEL] = np.where(lab == 0, labels[cols], lab)
+    info[:, MISSES] = np.where(matched, 0, info[:, MISSES] + 1)
+    now_confirmed = info[:, HITS] >= cfg.min_hits
+    misses = info[:, MISSES]
+    alive = misses <= np.where(now_confirmed, cfg.max_misses, cfg.tentative_misses)
+
+    # births: confident detections left, not on top of a live track
+    born = ~taken & (scores >= cfg.birth_score)
+    if cfg.birth_iou < 1.0 and born.any() and alive.any():
+        overlap = iou_matrix(boxes[born], pred[alive]).max(1)
+        born[np.flatnonzero(born)[overlap >= cfg.birth_iou]] = False
+    nb = int(born.sum())
+    new_confirmed = cfg.min_hits <= 1
+
+    # this frame's rows: confirmed tracks matched, or coasting within report_coast
+    report = alive & now_confirmed & (matched | (misses <= cfg.report_coast))
+    out_box = pred[report]
+    if cfg.report_box == "detection":
+        out_box[matched[report]] = last[report & matched, :4]
+    else:
+        out_box[matched[report]] = kf[report & matched, POS]
+    frame_rows = Rows(
+        frame=np.full(len(out_box), t, np.int64),
+        ids=info[report, ID],
+        boxes=out_box,
+        scores=last[report, 4],
+        labels=info[report, LABEL],
+    )
+    row_matched = matched[report]
+
+    new_ids = np.arange(tracks.next_id, tracks.next_id + nb, dtype=np.int64)
+    if nb:
+        births = Rows(np.full(nb, t, np.int64), new_ids, boxes[born], scores[born], labels[born])
+        if new_confirmed:
+            frame_rows = concat_rows([frame_rows, births])
+            row_matched = np.concatenate([row_matched, np.ones(nb, bool)])
+
+    # tentative rows wait in `pending`; confirmation releases them as backfill
+    pending, backfill = tracks.pending, NO_ROWS
+    if cfg.backfill and not new_confirmed:
+        if len(pending.ids):
+            now = now_confirmed & ~confirmed
+            if now.any():
+                out = np.isin(pending.ids, info[now, ID])
+                backfill = pending.select(out)
+                pending = pending.select(~out)
+            dead = ~alive & ~now_confirmed
+            if dead.any():
+                pending = pending.select(~np.isin(pending.ids, info[dead, ID]))
+        tent = matched & ~now_confirmed & alive
+        parts = [pending]
+        if tent.any():
+            parts.append(
+                Rows(
+                    np.full(int(tent.sum()), t, np.int64),
+                    info[tent, ID],
+                    last[tent, :4],
+                    last[tent, 4],
+                    info[tent, LABEL],
+                )
+            )
+        if nb:
+            parts.append(births)
+        pending = concat_rows(parts)
+
+    ended = info[~alive, ID]
+    if not alive.all():
+        info, kf, last = info[alive], kf[alive], last[alive]
+    if nb:
+        new_info = np.zeros((nb, 5), np.int64)
+        new_info[:, ID] = new_ids
+        new_info[:, LABEL] = labels[born]
+        new_info[:, SEEN] = t
+        new_info[:, HITS] = 1
+        info = np.concatenate([info, new_info])
+        kf = np.concatenate([kf, km.init_motion(boxes[born], cfg.motion)])
+        last = np.concatenate([last, np.concatenate([boxes[born], scores[born, None]], 1)])
+    state = Tracks(info, kf, last, pending, tracks.next_id + nb)
+    return state, Step(frame_rows, row_matched, backfill, ended)

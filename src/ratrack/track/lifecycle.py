@@ -31,6 +31,7 @@ class MultiTrackConfig:
     report_coast: int = 0  # frames a confirmed unmatched track is reported at its prediction
     report_box: str = "detection"  # matched tracks report the detection's or the filter's box
     backfill: bool = True  # a track's tentative frames are reported when it is confirmed
+    fill_gaps: int = 0  # a track found again after missing up to this many frames reports them
     camera_shift: bool = True  # shift unmatched predictions by the median first-stage residual
     observation_restart: bool = True  # a track matched after a gap restarts its velocity
     motion: MotionConfig = field(default_factory=MotionConfig)
@@ -46,7 +47,7 @@ class MultiTrackConfig:
                 "need 0 <= min_score <= high_score <= birth_score, got "
                 f"{self.min_score}, {self.high_score}, {self.birth_score}"
             )
-        for name in ("max_misses", "tentative_misses", "report_coast"):
+        for name in ("max_misses", "tentative_misses", "report_coast", "fill_gaps"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
         if self.min_hits < 1:
@@ -185,22 +186,28 @@ def step_tracks(
     high = scores >= cfg.high_score
     confirmed = info[:, HITS] >= cfg.min_hits
     if k and n:
-        a, b = info[:, LABEL, None], labels[None, :]
-        compat = (a == b) | (a == 0) | (b == 0)  # (K, N) classes that may match
-        iou = iou_matrix(pred, boxes) * compat  # (K, N)
+        iou = iou_matrix(pred, boxes)  # (K, N)
+        compat = None
+        if info[:, LABEL].any() and labels.any():  # classes that may match: same, or no class
+            a, b = info[:, LABEL, None], labels[None, :]
+            compat = (a == b) | (a == 0) | (b == 0)  # (K, N)
+            iou *= compat
         if cues is not None:
-            iou = np.maximum(iou, np.nan_to_num(iou_matrix(cues, boxes)) * compat)
+            cue_iou = np.nan_to_num(iou_matrix(cues, boxes))
+            iou = np.maximum(iou, cue_iou if compat is None else cue_iou * compat)
         # stage 1: every track against the confident detections
         hi = np.flatnonzero(high)
         if len(hi):
             r, c = assign(iou[:, hi], cfg.iou_threshold)
             det_of[r] = hi[c]
             taken[hi[c]] = True
+            # the camera moved: shift the predictions of the tracks left by the median residual
+            # of the matches, before they meet the detections left
             free = np.flatnonzero(det_of < 0)
-            if cfg.camera_shift and len(r) >= 2 and len(free):
+            if cfg.camera_shift and len(r) >= 2 and len(free) and not taken.all():
                 residual = np.sort(boxes[hi[c]] - pred[r], axis=0)  # (M, 4)
-                shift = residual[len(r) // 2]  # (upper) median
-                iou[free] = iou_matrix(pred[free] + shift, boxes) * compat[free]
+                moved = iou_matrix(pred[free] + residual[len(r) // 2], boxes)  # upper median
+                iou[free] = moved if compat is None else moved * compat[free]
         # stage 2: confirmed tracks left against the low-score detections
         lo = np.flatnonzero(~high)
         if len(lo):
@@ -214,16 +221,21 @@ def step_tracks(
             u = np.flatnonzero(det_of < 0)
             d = np.flatnonzero(high & ~taken)
             if len(u) and len(d):
-                last = iou_matrix(tracks.last[u, :4], boxes[d]) * compat[np.ix_(u, d)]
+                last = iou_matrix(tracks.last[u, :4], boxes[d])
+                if compat is not None:
+                    last *= compat[np.ix_(u, d)]
                 r, c = assign(last, cfg.recover_iou)
                 det_of[u[r]] = d[c]
                 taken[d[c]] = True
     matched = det_of >= 0
     rows = np.flatnonzero(matched)
     last = tracks.last
+    filled = NO_ROWS
     if len(rows):
         cols = det_of[rows]
         z = boxes[cols]
+        if cfg.fill_gaps:
+            filled = _fill_gaps(info[rows], last[rows, :4], z, t, confirmed[rows], cfg)
         z_all = np.zeros((k, 4))
         z_all[rows] = z
         late = np.zeros(k, bool)
@@ -278,13 +290,13 @@ def step_tracks(
             row_matched = np.concatenate([row_matched, np.ones(nb, bool)])
 
     # tentative rows wait in `pending`; confirmation releases them as backfill
-    pending, backfill = tracks.pending, NO_ROWS
+    pending, backfill = tracks.pending, filled
     if cfg.backfill and not new_confirmed:
         if len(pending.ids):
             now = now_confirmed & ~confirmed
             if now.any():
                 out = np.isin(pending.ids, info[now, ID])
-                backfill = pending.select(out)
+                backfill = concat_rows([backfill, pending.select(out)])
                 pending = pending.select(~out)
             dead = ~alive & ~now_confirmed
             if dead.any():
@@ -319,3 +331,68 @@ def step_tracks(
         last = np.concatenate([last, np.concatenate([boxes[born], scores[born, None]], 1)])
     state = Tracks(info, kf, last, pending, tracks.next_id + nb)
     return state, Step(frame_rows, row_matched, backfill, ended)
+
+
+def _fill_gaps(
+    info: np.ndarray, last: np.ndarray, z: np.ndarray, t: int, confirmed: np.ndarray, cfg
+) -> Rows:
+    """Rows for the frames that matched confirmed tracks (``info`` ``(M, 5)``, last observed
+    boxes ``last`` ``(M, 4)``, matched now at ``z`` ``(M, 4)``) missed, if at most
+    ``cfg.fill_gaps``: boxes on the line from the last observation to this one (frames already
+    reported while coasting are left out)."""
+    gap = t - info[:, SEEN]  # (M,)
+    sel = np.flatnonzero(confirmed & (gap > 1) & (gap - 1 <= cfg.fill_gaps))
+    if not len(sel):
+        return NO_ROWS
+    missing = gap[sel] - 1
+    row = np.repeat(sel, missing)  # one entry per missed frame
+    step = np.arange(len(row)) - np.repeat(np.cumsum(missing) - missing, missing) + 1
+    keep = step > cfg.report_coast  # frames reported at the prediction already
+    row, step = row[keep], step[keep]
+    frac = (step / gap[row])[:, None]
+    return Rows(
+        frame=info[row, SEEN] + step,
+        ids=info[row, ID],
+        boxes=last[row] + frac * (z[row] - last[row]),
+        scores=np.zeros(len(row)),
+        labels=info[row, LABEL],
+    )
+
+
+def start_tracks(
+    tracks: Tracks,
+    t: int,
+    boxes: np.ndarray,
+    ids: np.ndarray,
+    labels: np.ndarray,
+    config: MultiTrackConfig = MultiTrackConfig(),
+) -> Tracks:
+    """``tracks`` with confirmed tracks started at ``boxes`` ``(M, 4)`` in frame ``t``, with
+    the caller's ``ids`` ``(M,)`` and class codes ``labels`` ``(M,)`` (given objects, e.g.
+    ``--init``: no detection confirms them, they are confirmed from the start)."""
+    m = len(boxes)
+    info = np.zeros((m, 5), np.int64)
+    info[:, ID] = ids
+    info[:, LABEL] = labels
+    info[:, SEEN] = t
+    info[:, HITS] = config.min_hits
+    last = np.concatenate([boxes, np.ones((m, 1))], 1)
+    return Tracks(
+        info=np.concatenate([tracks.info, info]),
+        kf=np.concatenate([tracks.kf, km.init_motion(boxes, config.motion)]),
+        last=np.concatenate([tracks.last, last]),
+        pending=tracks.pending,
+        next_id=max(tracks.next_id, int(ids.max()) + 1 if m else 0),
+    )
+
+
+def remove_tracks(tracks: Tracks, ids: np.ndarray) -> Tracks:
+    """``tracks`` without the tracks ``ids`` (and their pending rows)."""
+    keep = ~np.isin(tracks.info[:, ID], ids)
+    out = Tracks(
+        tracks.info[keep], tracks.kf[keep], tracks.last[keep], tracks.pending, tracks.next_id
+    )
+    pending = out.pending
+    if len(pending.ids):
+        out = out._replace(pending=pending.select(~np.isin(pending.ids, ids)))
+    return out

@@ -77,13 +77,23 @@ def init_motion(boxes: np.ndarray, config: MotionConfig = MotionConfig()) -> np.
     return kf
 
 
+_F = np.array(
+    [
+        [1.0, 1, 0, 0, 0],  # pos <- pos + vel
+        [0, 1, 0, 0, 0],  # vel
+        [0, 0, 1, 2, 1],  # P_pp <- P_pp + 2 P_pv + P_vv
+        [0, 0, 0, 1, 1],  # P_pv <- P_pv + P_vv
+        [0, 0, 0, 0, 1],  # P_vv
+    ]
+)
+"""The prediction as one linear map of the five rows of ``kf`` (``F P F^T`` written out)."""
+
+
 def predict(kf: np.ndarray, config: MotionConfig = MotionConfig()) -> np.ndarray:
     """Every filter of ``kf`` ``(K, 5, 4)`` one frame ahead (module docstring)."""
-    out = kf.copy()
+    out = _F @ kf  # (K, 5, 4)
     s2 = _scale2(kf[:, POS])
-    out[:, POS] += kf[:, VEL]
-    out[:, P_PP] += 2 * kf[:, P_PV] + kf[:, P_VV] + config.std_position**2 * s2
-    out[:, P_PV] += kf[:, P_VV]
+    out[:, P_PP] += config.std_position**2 * s2
     out[:, P_VV] += config.std_velocity**2 * s2
     return out
 

@@ -159,7 +159,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
-    from ratrack.datasets.kitti import read_kitti_labels
+    from ratrack.data.kitti_labels import read_kitti_labels
     from ratrack.eval.kitti import kitti_num_frames
 
     labels = kitti_sequences(args.kitti, parse_sequences(args.sequences) or None)
@@ -169,7 +169,9 @@ def main() -> None:
     chosen: dict = {}
     for cls in args.classes.split(","):
         dets = {
-            s: SequenceDetections(s, load_detections(det_root / cls / f"{s}.txt", num_frames[s]))
+            s: SequenceDetections(
+                s, load_detections(det_root / cls / f"{s}.txt", num_frames[s]), cls
+            )
             for s in labels
         }
         for name in args.trackers.split(","):

@@ -30,19 +30,28 @@ def run(frames, config, labels=None):
 def test_constant_velocity_object_keeps_its_id_through_a_gap():
     # 12 px per frame, 40 px wide: after a 4-frame gap the last box and the new detection do
     # not overlap at all, so only the motion model can carry the id across.
-    cfg = MultiTrackConfig(min_hits=1, max_misses=6, recover_iou=0.0, camera_shift=False)
+    cfg = MultiTrackConfig(min_hits=1, max_misses=6, recover_iou=0.0, fill_gaps=0)
     v = np.array([12.0, 0, 12, 0])
     frames = [[(BOX + t * v, 0.9)] if not 8 <= t < 12 else [] for t in range(20)]
     out, _ = run(frames, cfg)
     ids = {i for t in out for i in out[t]}
     assert ids == {1}
     assert sorted(out) == [t for t in range(20) if not 8 <= t < 12]
+    # with fill_gaps the four missed frames are reported when the track is found again, on the
+    # line between the observations (here: exactly where the object was)
+    out, _ = run(frames, MultiTrackConfig(min_hits=1, max_misses=6, fill_gaps=4))
+    assert sorted(out) == list(range(20))
+    for t in range(8, 12):
+        np.testing.assert_allclose(out[t][1], BOX + t * v)
+    out, _ = run(frames, MultiTrackConfig(min_hits=1, max_misses=6, fill_gaps=3))
+    assert sorted(out) == [t for t in range(20) if not 8 <= t < 12]  # gap longer than 3
     # the last box before the gap does not touch the first after it: no IoU rule could match
     assert iou_matrix((BOX + 7 * v)[None], (BOX + 12 * v)[None])[0, 0] == 0.0
 
 
 def test_second_stage_low_score_detection_continues_but_never_starts_a_track():
     cfg = MultiTrackConfig(min_score=0.1, high_score=0.5, birth_score=0.6, min_hits=1)
+    assert cfg.low_iou_threshold == 0.5
     other = BOX + 300
     frames = [
         [(BOX, 0.9)],
@@ -55,7 +64,7 @@ def test_second_stage_low_score_detection_continues_but_never_starts_a_track():
     assert list(state.ids) == [1]
     # without the second stage (high_score = min_score: no detection is "low") the low
     # detection of frame 1 is not a match candidate below min_score
-    cfg2 = MultiTrackConfig(min_score=0.5, high_score=0.5, birth_score=0.6, min_hits=1)
+    cfg2 = MultiTrackConfig(min_score=0.5, high_score=0.5, birth_score=0.6, min_hits=1, fill_gaps=0)
     out2, _ = run(frames, cfg2)
     assert 1 not in out2
 

@@ -50,13 +50,40 @@ PEER_LABELS = {
 FRAME_RATE = 10.0
 """KITTI's frame rate, given to every peer that scales its buffers by it."""
 
+PEER_PARAMS: dict[str, dict[str, dict[str, Any]]] = {
+    "sort": {
+        "Car": {"lost_track_buffer": 60, "minimum_consecutive_frames": 2},
+        "Pedestrian": {"min_score": 0.5, "track_activation_threshold": 0.7},
+    },
+    "bytetrack": {
+        "Car": {
+            "high_conf_det_threshold": 0.4,
+            "track_activation_threshold": 0.5,
+            "minimum_consecutive_frames": 1,
+        },
+        "Pedestrian": {"minimum_consecutive_frames": 3},
+    },
+    "ocsort": {
+        "Car": {"high_conf_det_threshold": 0.3, "minimum_consecutive_frames": 1},
+        "Pedestrian": {"high_conf_det_threshold": 0.5},
+    },
+    "sv-bytetrack": {
+        "Car": {},
+        "Pedestrian": {"min_score": 0.5, "track_activation_threshold": 0.7},
+    },
+}
+"""Each peer's knobs per class as ``tools/tune_mot.py`` chose them on KITTI 0000-0010 (HOTA;
+score threshold, activation and high/low split, lost-track buffer, confirmation frames; frame
+rate 10), starting from the peer's own defaults; ratrack's are its dashcam defaults."""
+
 
 class SequenceDetections(NamedTuple):
     """One class's detections of one sequence: ``frames`` per-frame ``(boxes (N, 4) xyxy,
-    scores (N,))`` for frames ``0 .. len(frames) - 1``."""
+    scores (N,))`` for frames ``0 .. len(frames) - 1``; ``cls`` the KITTI type."""
 
     name: str
     frames: list[tuple[np.ndarray, np.ndarray]]
+    cls: str = ""
 
 
 class TrackRows(NamedTuple):
@@ -127,7 +154,7 @@ def parse_sequences(spec: str) -> list[str]:
 
 def load_detections(path: Path, num_frames: int) -> list[tuple[np.ndarray, np.ndarray]]:
     """Per-frame detections of an RRC file, frames ``0 .. num_frames - 1``."""
-    from ratrack.eval.associate import read_detections
+    from ratrack.data.detections import read_detections
 
     frame, boxes, scores = read_detections(path)
     if len(frame) and frame.max() >= num_frames:
@@ -157,23 +184,27 @@ def _rows(frames: list, ids: list, boxes: list, scores: list) -> TrackRows:
 
 
 def ratrack_runner(config: Any = None) -> MotRunner:
-    """ratrack's lifecycle from boxes alone (:func:`ratrack.track.multi.step_tracks`)."""
-    from ratrack.track.lifecycle import MultiTrackConfig, init_tracks, step_tracks
-
-    cfg = config if config is not None else MultiTrackConfig()
+    """ratrack's :class:`~ratrack.track.multi.MultiTracker` from boxes alone; ``config`` a
+    :class:`~ratrack.track.multi.MultiTrackConfig` for every class, ``None`` for the dashcam
+    defaults per class (:data:`~ratrack.track.multi.DASHCAM`). Rows a frame decides for earlier
+    frames (confirmed tracks' tentative frames, filled gaps) count as reported."""
+    from ratrack.track.multi import DASHCAM, Detections, MultiTracker
 
     def run(seq: SequenceDetections) -> tuple[TrackRows, float]:
-        state = init_tracks(1)
+        # one class per run: its config applies to the class-less detections given
+        cfg = config if config is not None else DASHCAM.get(seq.cls)
+        multi = MultiTracker(None, cfg)
         out_f, out_i, out_b, out_s = [], [], [], []
         seconds = 0.0
         for t, (boxes, scores) in enumerate(seq.frames):
-            labels = np.zeros(len(boxes), np.int64)
+            det = Detections(boxes, scores)
             start = time.perf_counter()
-            state, step = step_tracks(state, t, boxes, scores, labels, cfg)
+            step = multi.step(None, det)
             seconds += time.perf_counter() - start
-            for rows in (step.rows, step.backfill):
-                if len(rows.ids):
-                    out_f.append(rows.frame)
+            for rows in (step, step.backfill):
+                if rows is not None and len(rows.ids):
+                    frame = rows.frame if rows is step.backfill else np.full(len(rows.ids), t)
+                    out_f.append(frame)
                     out_i.append(rows.ids)
                     out_b.append(rows.boxes)
                     out_s.append(rows.scores)
@@ -195,10 +226,13 @@ def _import_peer(module: str):
 
 def peer_runner(name: str, params: Mapping[str, Any] | None = None) -> MotRunner:
     """A peer (:data:`PEERS`) with ``params``: ``min_score`` (detections below it are not
-    given to the peer) and the peer's own constructor arguments."""
+    given to the peer) and the peer's own constructor arguments; ``None``: its tuned
+    :data:`PEER_PARAMS` for the sequence's class."""
     if name not in PEERS:
         raise ValueError(f"unknown peer {name!r}; expected one of {', '.join(PEERS)}")
-    params = dict(params or {})
+    if params is None:
+        return lambda seq: peer_runner(name, PEER_PARAMS[name].get(seq.cls, {}))(seq)
+    params = dict(params)
     min_score = float(params.pop("min_score", 0.0))
     sv = _import_peer("supervision")
     if name == "sv-bytetrack":
@@ -258,8 +292,8 @@ def peer_runner(name: str, params: Mapping[str, Any] | None = None) -> MotRunner
 
 
 def kitti_results(rows: TrackRows, kitti_type: str):
-    """``rows`` as :class:`~ratrack.data.kitti.KittiLabels` results of one type, by frame."""
-    from ratrack.datasets.kitti import KittiLabels
+    """``rows`` as :class:`~ratrack.data.kitti_labels.KittiLabels` results of one type, by frame."""
+    from ratrack.data.kitti_labels import KittiLabels
 
     n = len(rows.frame)
     order = np.lexsort((rows.ids, rows.frame))
@@ -314,7 +348,7 @@ def run_bench(
 ) -> list[BenchRow]:
     """Run every tracker of ``runners`` on ``sequences`` (default: all) of each class and score
     it (module docstring). Returns one :class:`BenchRow` per tracker and class."""
-    from ratrack.datasets.kitti import read_kitti_labels
+    from ratrack.data.kitti_labels import read_kitti_labels
     from ratrack.eval.kitti import kitti_num_frames
 
     labels = kitti_sequences(kitti_root, sequences or None)
@@ -324,7 +358,9 @@ def run_bench(
     out = []
     for cls in classes:
         dets = {
-            s: SequenceDetections(s, load_detections(det_root / cls / f"{s}.txt", num_frames[s]))
+            s: SequenceDetections(
+                s, load_detections(det_root / cls / f"{s}.txt", num_frames[s]), cls
+            )
             for s in labels
         }
         for name, runner in runners.items():
@@ -341,6 +377,19 @@ def run_bench(
 
 
 TABLE_COLUMNS = ("HOTA", "DetA", "AssA", "MOTA", "IDF1", "IDSW")
+
+
+def parse_peers(spec: str) -> list[str]:
+    """Peer names from ``"sort,bytetrack"``; ``"all"``: every one of :data:`PEERS`."""
+    if spec.strip() == "all":
+        return list(PEERS)
+    names = [n.strip().lower() for n in spec.split(",") if n.strip()]
+    for n in names:
+        if n not in PEERS:
+            raise ValueError(f"unknown peer {n!r}; expected some of {', '.join(PEERS)} or all")
+    if len(set(names)) != len(names):
+        raise ValueError(f"peer listed twice in {spec!r}")
+    return names
 
 
 def format_bench_table(rows: Sequence[BenchRow]) -> str:

@@ -1,4 +1,36 @@
-"""Draft of the box lifecycle (moves into track/multi.py after the renovation's layout lands)."""
+"""The box lifecycle of multi-object tracking: pure functions on column-wise track state.
+
+:func:`step_tracks` advances the tracks of one class into frame ``t`` given its detections
+(``xyxy`` boxes, scores); :class:`~ratrack.track.multi.MultiTracker` runs it per class, with or
+without frames. Per frame:
+
+1. every track's box filter (:mod:`ratrack.track.motion`) predicts its box; detections scoring
+   below ``min_score`` are dropped;
+2. **stage 1** (ByteTrack): every track against the confident detections (``>= high_score``),
+   maximum-total-IoU assignment of pairs with IoU ``>= iou_threshold``; a second prediction of
+   each box (``cues``, the recurrent tracker's) counts too: the larger IoU of the two;
+3. optionally (``camera_shift``) the tracks left have their predictions moved by the median
+   residual of the stage-1 matches (the whole image moves when the camera turns);
+4. **stage 2**: confirmed tracks left against the low-score detections (IoU
+   ``>= low_iou_threshold``);
+5. **stage 3** (OC-SORT's observation-centric recovery): tracks left, by their last observed
+   box, against the confident detections left (IoU ``>= recover_iou``);
+6. matched tracks update their filter; one matched after a gap restarts its velocity from the
+   two observations (``observation_restart``, OC-SORT's re-update);
+7. a track is confirmed by its ``min_hits``-th match; a tentative track ends after more than
+   ``tentative_misses`` consecutive misses, a confirmed one after more than ``max_misses``;
+8. confident detections left (``>= birth_score``) start tentative tracks (confirmed at once
+   when ``min_hits`` is 1).
+
+Output policy: a frame reports its confirmed tracks that matched (at the detection's box, or
+the filter's with ``report_box="filtered"``) and those unmatched for at most ``report_coast``
+frames (at the prediction). Rows can also reach back (:attr:`Step.backfill`): the tentative
+frames of a track confirmed now (``backfill``), and the frames a confirmed track missed when it
+is matched again within ``fill_gaps`` frames (on the line between the two observations).
+
+State (:class:`Tracks`) is explicit and column-wise: one ``(K, 5)`` int table, the ``(K, 5,
+4)`` filters and the ``(K, 5)`` last observations; no per-track objects.
+"""
 
 from __future__ import annotations
 
@@ -16,23 +48,24 @@ REPORT_BOXES = ("detection", "filtered")
 
 @dataclass(frozen=True)
 class MultiTrackConfig:
-    """Thresholds and output policy of the track lifecycle (module docstring)."""
+    """Thresholds and output policy of the track lifecycle (module docstring). The defaults
+    are the dashcam car settings chosen on KITTI sequences 0000-0010 (``tools/tune_mot.py``)."""
 
     min_score: float = 0.1  # detections scoring below this are ignored
-    high_score: float = 0.5  # detections at least this confident are matched in the first stage
-    birth_score: float = 0.6  # min score of an unmatched detection to start a track
-    iou_threshold: float = 0.3  # min IoU of a predicted box and a detection (first stage)
+    high_score: float = 0.4  # detections at least this confident are matched in the first stage
+    birth_score: float = 0.4  # min score of an unmatched detection to start a track
+    iou_threshold: float = 0.1  # min IoU of a predicted box and a detection (first stage)
     low_iou_threshold: float = 0.5  # min IoU in the second stage (low-score detections)
     recover_iou: float = 0.3  # min IoU of a lost track's last observed box (third stage; 0: off)
     birth_iou: float = 1.0  # a detection overlapping a live track this much starts nothing
-    min_hits: int = 2  # matched frames that confirm a track (1: confirmed at birth)
-    max_misses: int = 10  # consecutive unmatched frames a confirmed track survives
+    min_hits: int = 3  # matched frames that confirm a track (1: confirmed at birth)
+    max_misses: int = 20  # consecutive unmatched frames a confirmed track survives
     tentative_misses: int = 0  # consecutive unmatched frames a tentative track survives
     report_coast: int = 0  # frames a confirmed unmatched track is reported at its prediction
     report_box: str = "detection"  # matched tracks report the detection's or the filter's box
     backfill: bool = True  # a track's tentative frames are reported when it is confirmed
-    fill_gaps: int = 0  # a track found again after missing up to this many frames reports them
-    camera_shift: bool = True  # shift unmatched predictions by the median first-stage residual
+    fill_gaps: int = 5  # a track found again after missing up to this many frames reports them
+    camera_shift: bool = False  # shift unmatched predictions by the median first-stage residual
     observation_restart: bool = True  # a track matched after a gap restarts its velocity
     motion: MotionConfig = field(default_factory=MotionConfig)
 
@@ -268,7 +301,7 @@ def step_tracks(
 
     # this frame's rows: confirmed tracks matched, or coasting within report_coast
     report = alive & now_confirmed & (matched | (misses <= cfg.report_coast))
-    out_box = pred[report]
+    out_box = (pred if cues is None else np.where(np.isfinite(cues), cues, pred))[report]
     if cfg.report_box == "detection":
         out_box[matched[report]] = last[report & matched, :4]
     else:

@@ -44,14 +44,16 @@ log = logging.getLogger("tune_mot")
 
 GRIDS: dict[str, dict[str, list]] = {
     "ratrack": {
-        "min_score": [0.0, 0.2, 0.4],
+        "min_score": [0.0, 0.2, 0.4, 0.5],
         "high_score": [0.4, 0.5, 0.6, 0.7, 0.8],
-        "birth_score": [0.6, 0.7, 0.8, 0.9],
+        "birth_score": [0.4, 0.5, 0.6, 0.7, 0.8, 0.9],
         "iou_threshold": [0.05, 0.1, 0.2, 0.3],
+        "match_expand": [0.0, 0.1, 0.2, 0.3],
         "low_iou_threshold": [0.3, 0.5],
         "max_misses": [5, 10, 20],
         "min_hits": [1, 2, 3, 4, 5],
         "report_coast": [0, 1, 2],
+        "fill_gaps": [0, 3, 5, 8],
         "backfill": [False, True],
         "recover_iou": [0.0, 0.3],
         "camera_shift": [False, True],

@@ -58,6 +58,7 @@ class MultiTrackConfig:
     low_iou_threshold: float = 0.5  # min IoU in the second stage (low-score detections)
     recover_iou: float = 0.3  # min IoU of a lost track's last observed box (third stage; 0: off)
     birth_iou: float = 1.0  # a detection overlapping a live track this much starts nothing
+    match_expand: float = 0.0  # boxes grow by this fraction of their size on each side to match
     min_hits: int = 3  # matched frames that confirm a track (1: confirmed at birth)
     max_misses: int = 20  # consecutive unmatched frames a confirmed track survives
     tentative_misses: int = 0  # consecutive unmatched frames a tentative track survives
@@ -80,6 +81,8 @@ class MultiTrackConfig:
                 "need 0 <= min_score <= high_score <= birth_score, got "
                 f"{self.min_score}, {self.high_score}, {self.birth_score}"
             )
+        if self.match_expand < 0:
+            raise ValueError(f"match_expand must be >= 0, got {self.match_expand}")
         for name in ("max_misses", "tentative_misses", "report_coast", "fill_gaps"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
@@ -169,6 +172,17 @@ def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return inter / np.maximum(area_a[:, None] + area_b - inter, 1e-12)
 
 
+def _member(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``(A,)`` bool: which of the ids ``a`` are among ``b`` (small arrays: one comparison)."""
+    return (a[:, None] == b[None, :]).any(1)
+
+
+def _expand(boxes: np.ndarray, fraction: float) -> np.ndarray:
+    """``(K, 4)`` xyxy ``boxes`` grown by ``fraction`` of their width / height on each side."""
+    pad = (boxes[:, 2:] - boxes[:, :2]) * fraction  # (K, 2)
+    return np.concatenate([boxes[:, :2] - pad, boxes[:, 2:] + pad], axis=1)
+
+
 def assign(iou: np.ndarray, threshold: float) -> tuple[np.ndarray, np.ndarray]:
     """Maximum-total-IoU pairs of ``iou`` ``(K, N)`` with IoU >= ``threshold``: ``(rows, cols)``."""
     score = np.where(iou >= threshold, iou, 0.0)
@@ -219,7 +233,12 @@ def step_tracks(
     high = scores >= cfg.high_score
     confirmed = info[:, HITS] >= cfg.min_hits
     if k and n:
-        iou = iou_matrix(pred, boxes)  # (K, N)
+        # buffered IoU (Yang et al., C-BIoU): matching on grown boxes tolerates the jumps of
+        # small, irregularly moving objects
+        grow = cfg.match_expand
+        det_m = boxes if not grow else _expand(boxes, grow)
+        pred_m = pred if not grow else _expand(pred, grow)
+        iou = iou_matrix(pred_m, det_m)  # (K, N)
         compat = None
         if info[:, LABEL].any() and labels.any():  # classes that may match: same, or no class
             a, b = info[:, LABEL, None], labels[None, :]
@@ -239,7 +258,7 @@ def step_tracks(
             free = np.flatnonzero(det_of < 0)
             if cfg.camera_shift and len(r) >= 2 and len(free) and not taken.all():
                 residual = np.sort(boxes[hi[c]] - pred[r], axis=0)  # (M, 4)
-                moved = iou_matrix(pred[free] + residual[len(r) // 2], boxes)  # upper median
+                moved = iou_matrix(pred_m[free] + residual[len(r) // 2], det_m)  # upper median
                 iou[free] = moved if compat is None else moved * compat[free]
         # stage 2: confirmed tracks left against the low-score detections
         lo = np.flatnonzero(~high)
@@ -254,7 +273,8 @@ def step_tracks(
             u = np.flatnonzero(det_of < 0)
             d = np.flatnonzero(high & ~taken)
             if len(u) and len(d):
-                last = iou_matrix(tracks.last[u, :4], boxes[d])
+                last_m = tracks.last[u, :4] if not grow else _expand(tracks.last[u, :4], grow)
+                last = iou_matrix(last_m, det_m[d])
                 if compat is not None:
                     last *= compat[np.ix_(u, d)]
                 r, c = assign(last, cfg.recover_iou)
@@ -267,7 +287,7 @@ def step_tracks(
     if len(rows):
         cols = det_of[rows]
         z = boxes[cols]
-        if cfg.fill_gaps:
+        if cfg.fill_gaps and (info[rows, MISSES] > cfg.report_coast).any():
             filled = _fill_gaps(info[rows], last[rows, :4], z, t, confirmed[rows], cfg)
         z_all = np.zeros((k, 4))
         z_all[rows] = z
@@ -284,8 +304,9 @@ def step_tracks(
         last[rows, 4] = scores[cols]
         info[rows, SEEN] = t
         info[rows, HITS] += 1
-        lab = info[rows, LABEL]
-        info[rows, LABEL] = np.where(lab == 0, labels[cols], lab)
+        if labels.any():
+            lab = info[rows, LABEL]
+            info[rows, LABEL] = np.where(lab == 0, labels[cols], lab)
     info[:, MISSES] = np.where(matched, 0, info[:, MISSES] + 1)
     now_confirmed = info[:, HITS] >= cfg.min_hits
     misses = info[:, MISSES]
@@ -328,12 +349,12 @@ def step_tracks(
         if len(pending.ids):
             now = now_confirmed & ~confirmed
             if now.any():
-                out = np.isin(pending.ids, info[now, ID])
+                out = _member(pending.ids, info[now, ID])
                 backfill = concat_rows([backfill, pending.select(out)])
                 pending = pending.select(~out)
             dead = ~alive & ~now_confirmed
             if dead.any():
-                pending = pending.select(~np.isin(pending.ids, info[dead, ID]))
+                pending = pending.select(~_member(pending.ids, info[dead, ID]))
         tent = matched & ~now_confirmed & alive
         parts = [pending]
         if tent.any():

@@ -203,11 +203,17 @@ class MultiTracker:
         frame: np.ndarray | Tensor | None = None,
         detections: Detections | None = None,
         starts: Starts | None = None,
+        *,
+        t: int | None = None,
     ) -> FrameTracks:
         """Advance every object into ``frame`` (``None`` without a tracker), apply
-        ``detections``, begin ``starts``; returns what this frame reports."""
-        self._t += 1
-        t = self._t
+        ``detections``, begin ``starts``; returns what this frame reports. ``t`` is the frame's
+        number (increasing; default: one more than the last), the number that
+        :attr:`FrameTracks.backfill` rows carry."""
+        t = self._t + 1 if t is None else int(t)
+        if t <= self._t:
+            raise ValueError(f"frame numbers must increase: {t} after {self._t}")
+        self._t = t
         cues: dict[int, int] = {}  # public id -> row of tracked boxes
         tracked = windows = np.zeros((0, 4))
         if self.tracker is not None:

@@ -292,7 +292,7 @@ def iter_tracks(
                 detections.boxes[rows], detections.scores[rows], detections.labels[rows]
             )
         start = time.perf_counter()
-        tracks = multi.step(frame, det, starts.get(t))
+        tracks = multi.step(frame, det, starts.get(t), t=t)
         timing.track += time.perf_counter() - start
         yield from held.push(t, frame, tracks)
     yield from held.flush()

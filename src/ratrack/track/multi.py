@@ -71,10 +71,10 @@ DASHCAM = {
         high_score=0.6,
         birth_score=0.6,
         iou_threshold=0.05,
-        max_misses=10,
+        match_expand=0.3,
+        max_misses=5,
         min_hits=5,
-        fill_gaps=8,
-        camera_shift=True,
+        recover_iou=0.0,
         motion=MotionConfig(std_velocity=0.05),
     ),
 }

@@ -62,6 +62,20 @@ def test_correct_restarts_objects_in_place():
         tracker.correct(f[2], [7], moved, fmt="xyxy")
 
 
+def test_add_takes_the_callers_ids_and_crops_to_float_rounding():
+    rng = np.random.default_rng(3)
+    f = [rng.integers(0, 256, (240, 320), dtype=np.uint8) for _ in range(2)]
+    boxes = np.array([[10, 10, 40, 40], [200, 150, 230, 190]], np.float32)
+    whole, cropped = _tiny(), _tiny()
+    whole.init(f[0], boxes, fmt="xyxy")  # reads the whole frame
+    cropped.init(f[0], boxes[:1], fmt="xyxy", ids=[7])
+    assert cropped.add(f[0], boxes[1:], ids=[3]) == [3]  # reads only around the box
+    assert cropped.ids == [7, 3]
+    np.testing.assert_allclose(cropped.update(f[1]), whole.update(f[1]), atol=1e-3)
+    with pytest.raises(ValueError, match="repeat"):
+        cropped.add(f[1], boxes[:1], ids=[7])
+
+
 # --- MultiTracker ----------------------------------------------------------------------------
 
 

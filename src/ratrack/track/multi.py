@@ -331,10 +331,11 @@ class MultiTracker:
         boxes = np.asarray(starts.boxes, np.float64).reshape(-1, 4)
         m = len(boxes)
         given = starts.ids if starts.ids is not None else np.full(m, -1)
-        ids = []
-        for pid in np.asarray(given, np.int64).reshape(-1):
-            pid = int(pid) if pid >= 0 else self.next_id
-            if pid in self._used or pid in set(self.ids):
+        ids: list[int] = []
+        live = set(self.ids)
+        for asked in np.asarray(given, np.int64).reshape(-1).tolist():
+            pid = int(asked) if asked >= 0 else self.next_id
+            if pid in self._used or pid in live:
                 raise ValueError(f"track id {pid} is already used")
             self._used.add(pid)
             self.next_id = max(self.next_id, pid + 1)

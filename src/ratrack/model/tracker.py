@@ -257,6 +257,10 @@ class RecurrentTracker(nn.Module):
         return self.conv.features_and_map(glimpses, self.config.correlation_stage)
 
     # -- recurrence --------------------------------------------------------------------------
+    def init_windows(self, boxes: Tensor) -> Tensor:
+        """``(B, 4)`` xyxy: the windows :meth:`init_state` reads around xyxy ``boxes``."""
+        return self._clamp_window(target_windows(boxes, self.config.context))
+
     def init_state(self, frames: Tensor, boxes: Tensor) -> TrackerState:
         """Start tracking xyxy ``boxes`` ``(B, 4)`` in ``frames`` (``(B, C, H, W)`` or one frame).
 
@@ -269,7 +273,7 @@ class RecurrentTracker(nn.Module):
         B = boxes.shape[0]
         frames = self._check_frames(frames, B)
         boxes = boxes.to(frames.dtype)
-        windows = self._clamp_window(target_windows(boxes, self.config.context))
+        windows = self.init_windows(boxes)
         template, maps = self._look(frames, windows)  # (B, F), (B, c, h, w) or None
         kernel = template.new_zeros(B, 0)
         if maps is not None:

@@ -1,75 +1,85 @@
-"""Track lifecycle on top of :class:`~ratrack.track.online.Tracker`: births, matches, ends.
+"""Multi-object tracking: the detection-driven lifecycle, with frames or from boxes alone.
 
-:class:`MultiTracker` follows any number of objects through a stream of frames. Objects start
-either because the caller says so (``starts``: boxes given by the user, e.g. ``--init``) or
-because a confident detection matches no object. Boxes are ``xyxy`` pixels (see
-:mod:`ratrack.boxes`). Per frame:
+:class:`MultiTracker` follows any number of objects through a stream. Objects start because
+the caller says so (``starts``: boxes given by the user, e.g. ``--init``, confirmed at once) or
+because confident detections match no object (tentative until confirmed). Boxes are ``xyxy``
+pixels (see :mod:`ratrack.boxes`). Per frame, with detections, each class runs the box
+lifecycle of :func:`ratrack.track.lifecycle.step_tracks` (two-stage association on the motion
+model's predictions, recovery by the last observation, confirmation, ends after a gap; classes
+never match each other, each may have its own thresholds):
 
-1. every live object advances in one batched :meth:`Tracker.update` (its tracked box ``b_k``);
-2. an object whose box is no longer usable (not finite, empty, or wholly outside the frame)
-   ends;
-3. with detections for the frame (``detections``; those scoring below ``min_score`` are
-   dropped), objects and detections are paired by the maximum-total-IoU assignment of
-   :func:`ratrack.track.association.match_by_iou` (pairs below ``iou_threshold`` are not matches;
-   an object with a class only matches detections of its class, an object without one matches
-   any and takes the class of its first match):
+* **boxes alone** (``tracker=None``): that lifecycle is the whole tracker; nothing but boxes is
+  read, and ``frame`` may be ``None``.
+* **with frames** (a :class:`~ratrack.track.online.Tracker`): every live object first advances
+  in one batched :meth:`Tracker.update`; its box is a cue beside the motion prediction (a
+  detection matches an object when its IoU with either reaches the threshold), an object left
+  unmatched is reported at its tracked box, a matched object restarts its glimpse memory at the
+  detection (:meth:`Tracker.correct`), and new objects start with the lifecycle's ids
+  (:meth:`Tracker.add`): one id space. :meth:`Tracker.add` and :meth:`Tracker.correct` read only
+  the part of the frame their glimpses read, as :meth:`Tracker.update` does, so no step
+  converts the whole frame (the very first start reads it whole, as :meth:`Tracker.init`).
 
-   * objects left unmatched are matched again, by the box of their last detection (or start),
-     against the detections left (``rematch_last``): a weak tracker that lost its object can
-     not do worse than IoU association of the detections alone;
-   * a matched object takes the detection's box and score; with ``correct`` its state restarts
-     at that box in this frame (:meth:`Tracker.correct`), so its glimpse memory is refreshed;
-   * an unmatched object counts a miss, and ends after more than ``max_misses`` consecutive
-     misses (it is reported at its tracked box meanwhile, unless ``report_unmatched`` is off);
-   * a detection scoring at least ``birth_score`` whose IoU with the box of every object of
-     its class (or without one) is below ``iou_threshold`` starts a new object at its box;
+Without detections (``detections=None``) and with a tracker, objects never miss: they are
+followed until their box leaves the frame or the caller removes them. Public ids are ints handed
+out from ``first_id`` upwards (or given with the starts) and never reused.
 
-4. the ``starts`` of this frame begin.
-
-Without detections (``detections=None``) objects never miss: they are followed until their box
-leaves the frame or the caller removes them. Public ids are ints handed out from ``first_id``
-upwards (or given with the starts) and never reused.
+Reports can reach back: a track confirmed after ``min_hits`` matches reports its tentative
+frames then (``backfill``), and a track found after a short gap reports the frames it missed
+(``fill_gaps``). Those rows come in :attr:`FrameTracks.backfill`; :attr:`MultiTracker.delay`
+says how many frames back they can reach, and :class:`DelayedFrames` holds a stream back by that
+many frames so every frame is written complete.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
-from typing import NamedTuple
+from collections import deque
+from collections.abc import Iterator, Mapping
+from typing import Any, NamedTuple
 
 import numpy as np
 from torch import Tensor
 
-from ratrack.boxes import box_iou
-from ratrack.track.association import match_by_iou
+from ratrack.track.lifecycle import (
+    MultiTrackConfig,
+    Rows,
+    Tracks,
+    init_tracks,
+    remove_tracks,
+    start_tracks,
+    step_tracks,
+)
+from ratrack.track.motion import MotionConfig
 from ratrack.track.online import Tracker
+
+__all__ = [
+    "DASHCAM",
+    "DelayedFrames",
+    "Detections",
+    "FrameTracks",
+    "MultiTrackConfig",
+    "MultiTracker",
+    "Starts",
+]
 
 log = logging.getLogger(__name__)
 
-
-@dataclass(frozen=True)
-class MultiTrackConfig:
-    """Thresholds of the detection-driven track lifecycle (module docstring)."""
-
-    iou_threshold: float = (
-        0.3  # min IoU of a tracked box and a detection to match (or to block a birth)
-    )
-    min_score: float = 0.3  # detections scoring below this are ignored
-    birth_score: float = 0.5  # min score of an unmatched detection to start a new track
-    max_misses: int = 5  # consecutive unmatched frames a track survives; one more ends it
-    correct: bool = True  # restart a matched track's state at its detection's box
-    rematch_last: bool = True  # second matching round by each track's last detected box
-    report_unmatched: bool = True  # output a track's tracked box in frames nothing matched it
-
-    def __post_init__(self) -> None:
-        if not 0.0 < self.iou_threshold <= 1.0:
-            raise ValueError(f"iou_threshold must be in (0, 1], got {self.iou_threshold}")
-        if self.max_misses < 0:
-            raise ValueError(f"max_misses must be >= 0, got {self.max_misses}")
-        if self.birth_score < self.min_score:
-            raise ValueError(
-                f"birth_score ({self.birth_score}) must be >= min_score ({self.min_score})"
-            )
+DASHCAM = {
+    "Car": MultiTrackConfig(),
+    "Pedestrian": MultiTrackConfig(
+        min_score=0.0,
+        high_score=0.6,
+        birth_score=0.6,
+        iou_threshold=0.05,
+        match_expand=0.3,
+        max_misses=5,
+        min_hits=5,
+        recover_iou=0.0,
+        motion=MotionConfig(std_velocity=0.05),
+    ),
+}
+"""Dashcam defaults per KITTI class, chosen by ``tools/tune_mot.py`` on KITTI tracking
+sequences 0000-0010 (RRC detections, 10 frames/s); ``MultiTrackConfig()`` is the car's."""
 
 
 class Detections(NamedTuple):
@@ -90,16 +100,29 @@ class Starts(NamedTuple):
     labels: np.ndarray | None = None
 
 
+class FrameRows(NamedTuple):
+    """Rows reported for earlier frames: ``frame``, ``ids`` ``(R,)`` int64, ``boxes`` ``(R, 4)``
+    xyxy, ``scores`` ``(R,)``, ``labels`` ``(R,)`` str."""
+
+    frame: np.ndarray
+    ids: np.ndarray
+    boxes: np.ndarray
+    scores: np.ndarray
+    labels: np.ndarray
+
+
 class FrameTracks(NamedTuple):
-    """The objects reported in one frame (rows sorted by id) and the ids that ended in it."""
+    """The objects reported in one frame (rows sorted by id), the ids that ended in it, and rows
+    for earlier frames that this frame decided (:class:`DelayedFrames` puts them in place)."""
 
     ids: np.ndarray  # (K,) int64 public ids
     boxes: np.ndarray  # (K, 4) float64 xyxy
-    windows: np.ndarray  # (K, 4) float64 xyxy glimpse windows (looked through, or started at)
+    windows: np.ndarray  # (K, 4) float64 xyxy glimpse windows (the box itself without frames)
     scores: np.ndarray  # (K,) float64: matched detection's score (last one when coasting), 1 given
     labels: np.ndarray  # (K,) str class names, "" when unknown
     matched: np.ndarray  # (K,) bool: a detection matched (or started) the object in this frame
     ended: np.ndarray  # (E,) int64 ids that ended in this frame
+    backfill: FrameRows | None = None  # rows of earlier frames (tentative frames, gaps)
 
 
 def _frame_size(frame: np.ndarray | Tensor) -> tuple[int, int]:
@@ -121,192 +144,285 @@ def _usable(boxes: np.ndarray, height: int, width: int) -> np.ndarray:
         )
 
 
-def match_with_classes(
-    track_boxes: np.ndarray,
-    track_labels: np.ndarray,
-    det_boxes: np.ndarray,
-    det_labels: np.ndarray,
-    iou_threshold: float,
-) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`match_by_iou` within each class, then class-less tracks against what is left.
-
-    ``track_labels`` / ``det_labels`` are ``(K,)`` / ``(N,)`` str; ``""`` is "no class" (such a
-    detection matches any track). Returns index arrays ``(rows, cols)`` of the matched pairs.
-    """
-    rows: list[np.ndarray] = []
-    cols: list[np.ndarray] = []
-    free_det = np.ones(len(det_boxes), bool)
-    classes = sorted(set(track_labels.tolist()) - {""})
-    for cls in classes:
-        t = np.flatnonzero(track_labels == cls)
-        d = np.flatnonzero((det_labels == cls) | (det_labels == ""))
-        r, c = match_by_iou(track_boxes[t], det_boxes[d], iou_threshold)
-        rows.append(t[r])
-        cols.append(d[c])
-        free_det[d[c]] = False
-    t = np.flatnonzero(track_labels == "")
-    d = np.flatnonzero(free_det)
-    r, c = match_by_iou(track_boxes[t], det_boxes[d], iou_threshold)
-    rows.append(t[r])
-    cols.append(d[c])
-    return np.concatenate(rows).astype(np.int64), np.concatenate(cols).astype(np.int64)
-
-
-def _max_iou(a: np.ndarray, a_labels: np.ndarray, b: np.ndarray, b_labels: np.ndarray):
-    """``(N,)`` largest IoU of each box of ``a`` ``(N, 4)`` with a box of ``b`` ``(K, 4)`` of a
-    compatible class (the same, or either one ``""``)."""
-    import torch
-
-    if len(a) == 0 or len(b) == 0:
-        return np.zeros(len(a))
-    iou = box_iou(torch.from_numpy(a), torch.from_numpy(b)).numpy()  # (N, K)
-    a_labels, b_labels = a_labels[:, None], b_labels[None, :]
-    compatible = (a_labels == b_labels) | (a_labels == "") | (b_labels == "")
-    return np.where(compatible, iou, 0.0).max(1)
+def _cat(parts: list[np.ndarray], empty: np.ndarray) -> np.ndarray:
+    return np.concatenate(parts) if parts else empty
 
 
 class MultiTracker:
-    """Detection-driven track lifecycle around a :class:`Tracker` (module docstring).
+    """The detection-driven lifecycle (module docstring), optionally around a :class:`Tracker`.
 
-    ``tracker`` must have no live objects; it becomes this object's own. The state of the tracks
-    (misses, scores, classes, public ids) lives here, the recurrent state in ``tracker``.
+    ``tracker`` must have no live objects; it becomes this object's own. ``config`` (default
+    ``MultiTrackConfig()``) applies to every class not in ``class_configs`` (class name ->
+    config). State: one column-wise :class:`~ratrack.track.lifecycle.Tracks` per class, the
+    next free id, the frame count.
     """
 
     def __init__(
-        self, tracker: Tracker, config: MultiTrackConfig = MultiTrackConfig(), *, first_id: int = 1
+        self,
+        tracker: Tracker | None = None,
+        config: MultiTrackConfig | None = None,
+        *,
+        first_id: int = 1,
+        class_configs: Mapping[str, MultiTrackConfig] | None = None,
     ) -> None:
-        if tracker.ids:
+        if tracker is not None and tracker.ids:
             raise ValueError("MultiTracker needs a Tracker without live objects")
         self.tracker = tracker
-        self.config = config
-        self._next_id = int(first_id)
-        self._used: set[int] = set()
-        self._public: dict[int, int] = {}  # tracker id -> public id
-        self._misses: dict[int, int] = {}  # tracker id -> consecutive misses
-        self._score: dict[int, float] = {}
-        self._label: dict[int, str] = {}
-        self._last: dict[int, np.ndarray] = {}  # tracker id -> last detected (or given) box
+        self.config = config if config is not None else MultiTrackConfig()
+        self.class_configs = dict(class_configs or {})
+        self.groups: dict[str, Tracks] = {}  # class name -> its tracks
+        self.next_id = int(first_id)
+        self._used: set[int] = set()  # ids given with starts
+        self._t = -1  # frames stepped, minus one
+        self._started = False  # the tracker has started objects (the first start reads whole)
+
+    def config_for(self, label: str) -> MultiTrackConfig:
+        return self.class_configs.get(label, self.config)
 
     @property
     def ids(self) -> list[int]:
-        """Public ids of the live objects."""
-        return [self._public[i] for i in self.tracker.ids]
+        """Public ids of the live objects (tentative ones included), ascending."""
+        return sorted(int(i) for g in self.groups.values() for i in g.ids)
 
-    def _start(self, frame, boxes: np.ndarray, ids, labels, scores) -> list[int]:
-        """Start objects at xyxy ``boxes``; returns the tracker's ids of the new objects."""
-        public = []
-        for pid in ids if ids is not None else [None] * len(boxes):
-            if pid is None or pid < 0:
-                pid = self._next_id
-            pid = int(pid)
-            if pid in self._used:
-                raise ValueError(f"track id {pid} is already used")
-            self._used.add(pid)
-            self._next_id = max(self._next_id, pid + 1)
-            public.append(pid)
-        if self.tracker.ids:
-            new = self.tracker.add(frame, boxes, fmt="xyxy")
-        else:
-            new = self.tracker.init(frame, boxes, fmt="xyxy")
-        for k, tid in enumerate(new):
-            self._public[tid] = public[k]
-            self._misses[tid] = 0
-            self._score[tid] = float(scores[k])
-            self._label[tid] = "" if labels is None else str(labels[k])
-            self._last[tid] = boxes[k]
-        return new
+    @property
+    def delay(self) -> int:
+        """Frames back that a step's :attr:`FrameTracks.backfill` rows can reach."""
+        out = 0
+        for cfg in (self.config, *self.class_configs.values()):
+            span = (cfg.min_hits - 1) * (1 + cfg.tentative_misses) if cfg.backfill else 0
+            out = max(out, span, cfg.fill_gaps)
+        return out
+
+    def _group(self, label: str) -> Tracks:
+        if label not in self.groups:
+            self.groups[label] = init_tracks(self.next_id)
+        return self.groups[label]._replace(next_id=self.next_id)
 
     def step(
         self,
-        frame: np.ndarray | Tensor,
+        frame: np.ndarray | Tensor | None = None,
         detections: Detections | None = None,
         starts: Starts | None = None,
+        *,
+        t: int | None = None,
     ) -> FrameTracks:
-        """Advance every object into ``frame``, apply ``detections``, begin ``starts``."""
-        cfg = self.config
-        height, width = _frame_size(frame)
-        tids = np.asarray(self.tracker.ids, np.int64)  # (K,)
-        boxes = self.tracker.update(frame).astype(np.float64)  # (K, 4) xyxy
-        if detections is not None or starts is not None:
-            frame = self.tracker.frame_tensor(frame)[0]  # (C, H, W): once for correct and add
-        windows = self.tracker.windows.astype(np.float64)  # (K, 4)
-        K = len(tids)
-        matched = np.zeros(K, bool)
-        ended = ~_usable(boxes, height, width)
-        for tid in tids[ended]:
-            log.info("track %d left the frame or was lost", self._public[int(tid)])
-        new: list[int] = []  # tracker ids of the objects started in this frame
-        new_boxes: list[np.ndarray] = [np.zeros((0, 4))]
-        if detections is not None:
-            det_boxes = np.asarray(detections.boxes, np.float64).reshape(-1, 4)
-            det_scores = np.asarray(detections.scores, np.float64).reshape(-1)
-            det_labels = (
-                np.full(len(det_boxes), "", dtype=object)
-                if detections.labels is None
-                else np.asarray(detections.labels, dtype=object)
-            )
-            keep = det_scores >= cfg.min_score
-            det_boxes, det_scores, det_labels = det_boxes[keep], det_scores[keep], det_labels[keep]
-            live = np.flatnonzero(~ended)
-            labels = np.array([self._label[int(t)] for t in tids[live]], dtype=object)
-            r, c = match_with_classes(boxes[live], labels, det_boxes, det_labels, cfg.iou_threshold)
-            if cfg.rematch_last:  # objects the tracker lost, by where they were last detected
-                lost = np.setdiff1d(np.arange(len(live)), r)
-                left = np.setdiff1d(np.arange(len(det_boxes)), c)
-                last = np.array([self._last[int(t)] for t in tids[live[lost]]]).reshape(-1, 4)
-                r2, c2 = match_with_classes(
-                    last, labels[lost], det_boxes[left], det_labels[left], cfg.iou_threshold
-                )
-                r, c = np.concatenate([r, lost[r2]]), np.concatenate([c, left[c2]])
-            rows = live[r]
-            matched[rows] = True
-            boxes[rows] = det_boxes[c]
-            for row, col in zip(rows, c, strict=True):
-                tid = int(tids[row])
-                self._misses[tid] = 0
-                self._last[tid] = det_boxes[col]
-                self._score[tid] = float(det_scores[col])
-                if not self._label[tid]:
-                    self._label[tid] = str(det_labels[col])
-            if cfg.correct and len(rows):
-                self.tracker.correct(frame, tids[rows], det_boxes[c], fmt="xyxy")
-            for row in np.setdiff1d(live, rows):
-                tid = int(tids[row])
-                self._misses[tid] += 1
-                if self._misses[tid] > cfg.max_misses:
-                    ended[row] = True
-            free = np.ones(len(det_boxes), bool)
-            free[c] = False
-            free &= det_scores >= cfg.birth_score
-            labels = np.array([self._label[int(t)] for t in tids[live]], dtype=object)
-            free &= _max_iou(det_boxes, det_labels, boxes[live], labels) < cfg.iou_threshold
-            if free.any():
-                new += self._start(frame, det_boxes[free], None, det_labels[free], det_scores[free])
-                new_boxes.append(det_boxes[free])
-        gone = [int(t) for t in tids[ended]]
-        ended_public = np.array([self._public[t] for t in gone], np.int64)
-        if gone:
-            self.tracker.remove(gone)
-        report = ~ended & (matched | cfg.report_unmatched | (detections is None))
+        """Advance every object into ``frame`` (``None`` without a tracker), apply
+        ``detections``, begin ``starts``; returns what this frame reports. ``t`` is the frame's
+        number (increasing; default: one more than the last), the number that
+        :attr:`FrameTracks.backfill` rows carry."""
+        t = self._t + 1 if t is None else int(t)
+        if t <= self._t:
+            raise ValueError(f"frame numbers must increase: {t} after {self._t}")
+        self._t = t
+        cues: dict[int, int] = {}  # public id -> row of tracked boxes
+        tracked = windows = np.zeros((0, 4))
+        if self.tracker is not None:
+            if frame is None:
+                raise ValueError("a MultiTracker with a Tracker needs frames")
+            if self.tracker.ids:
+                tracked = self.tracker.update(frame).astype(np.float64)  # (K, 4) xyxy
+                windows = self.tracker.windows.astype(np.float64)
+                cues = {oid: row for row, oid in enumerate(self.tracker.ids)}
+        parts: list[tuple[Any, ...]] = []  # (ids, boxes, windows, scores, labels, matched)
+        back: list[FrameRows] = []
+        ended: list[np.ndarray] = []
+        if detections is None and self.tracker is not None:
+            self._follow(frame, tracked, windows, cues, parts, ended)
+        elif detections is not None or self.groups:
+            self._detect(t, frame, detections, tracked, windows, cues, parts, back, ended)
         if starts is not None and len(starts.boxes):
-            sboxes = np.asarray(starts.boxes, np.float64).reshape(-1, 4)
-            new += self._start(frame, sboxes, starts.ids, starts.labels, np.ones(len(sboxes)))
-            new_boxes.append(sboxes)
-        # rows: the reported existing objects, then the new ones at their start boxes
-        live_ids, live_windows = self.tracker.ids, self.tracker.windows.astype(np.float64)
-        new_windows = live_windows[[live_ids.index(t) for t in new]].reshape(-1, 4)
-        out_tids = np.concatenate([tids[report], np.asarray(new, np.int64)])
-        out = FrameTracks(
-            ids=np.array([self._public[int(t)] for t in out_tids], np.int64),
-            boxes=np.concatenate([boxes[report], *new_boxes]),
-            windows=np.concatenate([windows[report], new_windows]),
-            scores=np.array([self._score[int(t)] for t in out_tids], np.float64),
-            labels=np.array([self._label[int(t)] for t in out_tids], dtype=str).reshape(-1),
-            matched=np.concatenate([matched[report], np.ones(len(new), bool)]),
-            ended=ended_public,
+            parts.append(self._start(t, frame, starts))
+        return self._report(parts, back, ended)
+
+    def _follow(self, frame, tracked, windows, cues, parts, ended) -> None:
+        """No detections: report every object at its tracked box; end those that left."""
+        height, width = _frame_size(frame)
+        for label, group in list(self.groups.items()):
+            rows = np.array([cues[int(i)] for i in group.ids], np.int64)
+            boxes = tracked[rows].reshape(-1, 4)
+            ok = _usable(boxes, height, width)
+            gone = group.ids[~ok]
+            for i in gone:
+                log.info("track %d left the frame or was lost", int(i))
+            if len(gone):
+                self.groups[label] = remove_tracks(group, gone)
+                self.tracker.remove(gone)  # type: ignore[union-attr]
+                ended.append(gone)
+            n = int(ok.sum())
+            parts.append(
+                (
+                    group.ids[ok],
+                    boxes[ok],
+                    windows[rows[ok]].reshape(-1, 4),
+                    group.last[ok, 4],
+                    np.full(n, label),
+                    np.zeros(n, bool),
+                )
+            )
+
+    def _detect(self, t, frame, detections, tracked, windows, cues, parts, back, ended) -> None:
+        """One lifecycle step per class (module docstring)."""
+        if detections is None:
+            boxes, scores, labels = np.zeros((0, 4)), np.zeros(0), np.zeros(0, str)
+        else:
+            boxes = np.asarray(detections.boxes, np.float64).reshape(-1, 4)
+            scores = np.asarray(detections.scores, np.float64).reshape(-1)
+            labels = (
+                np.full(len(boxes), "")
+                if detections.labels is None
+                else np.asarray(detections.labels, dtype=str).reshape(-1)
+            )
+        names = dict.fromkeys(self.groups)
+        if detections is not None and detections.labels is None:
+            names[""] = None
+        elif len(labels):
+            names.update(dict.fromkeys(np.unique(labels).tolist()))
+        fix_ids, fix_boxes, new_ids, new_boxes, gone = [], [], [], [], []
+        for label in names:
+            cfg = self.config_for(label)
+            group = self._group(label)
+            if len(names) == 1:
+                b, s = boxes, scores
+            else:
+                sel = labels == label
+                b, s = boxes[sel], scores[sel]
+            cue = None
+            if cues:
+                cue = tracked[[cues[int(i)] for i in group.ids]].reshape(-1, 4)
+            state, step = step_tracks(group, t, b, s, np.zeros(len(b), np.int64), cfg, cue)
+            self.groups[label] = state
+            self.next_id = state.next_id
+            r = step.rows
+            gone.append(step.ended)
+            w = r.boxes
+            if self.tracker is not None:
+                old = state.ids < group.next_id
+                seen = old & (state.info[:, 2] == t)  # matched in this frame (tentative too)
+                fix_ids.append(state.ids[seen])
+                fix_boxes.append(state.last[seen, :4])
+                new_ids.append(state.ids[~old])
+                new_boxes.append(state.last[~old, :4])
+                if len(r.ids) and cues:
+                    rows = np.array([cues.get(int(i), -1) for i in r.ids])
+                    w = np.where((rows >= 0)[:, None], windows[np.maximum(rows, 0)], r.boxes)
+            parts.append((r.ids, r.boxes, w, r.scores, np.full(len(r.ids), label), step.matched))
+            if len(step.backfill.ids):
+                back.append(_named(step.backfill, label))
+        gone_ids = _cat(gone, np.zeros(0, np.int64))
+        ended.append(gone_ids)
+        if self.tracker is not None:
+            ids = _cat(fix_ids, np.zeros(0, np.int64))
+            if len(ids):
+                self.tracker.correct(frame, ids, _cat(fix_boxes, np.zeros((0, 4))), fmt="xyxy")
+            if len(gone_ids):
+                self.tracker.remove(gone_ids)
+            self._add(frame, _cat(new_boxes, np.zeros((0, 4))), _cat(new_ids, gone_ids[:0]))
+
+    def _add(self, frame, boxes: np.ndarray, ids: np.ndarray) -> None:
+        if self.tracker is None or not len(ids):
+            return
+        if self._started:
+            self.tracker.add(frame, boxes, fmt="xyxy", ids=ids)
+        else:
+            self.tracker.init(frame, boxes, fmt="xyxy", ids=ids)
+            self._started = True
+
+    def _start(self, t: int, frame, starts: Starts) -> tuple[Any, ...]:
+        boxes = np.asarray(starts.boxes, np.float64).reshape(-1, 4)
+        m = len(boxes)
+        given = starts.ids if starts.ids is not None else np.full(m, -1)
+        ids: list[int] = []
+        live = set(self.ids)
+        for asked in np.asarray(given, np.int64).reshape(-1).tolist():
+            pid = int(asked) if asked >= 0 else self.next_id
+            if pid in self._used or pid in live:
+                raise ValueError(f"track id {pid} is already used")
+            self._used.add(pid)
+            self.next_id = max(self.next_id, pid + 1)
+            ids.append(pid)
+        ids_arr = np.asarray(ids, np.int64)
+        labels = np.full(m, "") if starts.labels is None else np.asarray(starts.labels, str)
+        for label in np.unique(labels).tolist():
+            sel = labels == label
+            group = self._group(label)
+            self.groups[label] = start_tracks(
+                group,
+                t,
+                boxes[sel],
+                ids_arr[sel],
+                np.zeros(int(sel.sum()), np.int64),
+                self.config_for(label),
+            )
+        self._add(frame, boxes, ids_arr)
+        return (ids_arr, boxes, boxes, np.ones(m), labels, np.ones(m, bool))
+
+    def _report(self, parts, back, ended) -> FrameTracks:
+        backfill = None
+        if back:
+            backfill = FrameRows(*(np.concatenate(c) for c in zip(*back, strict=True)))
+        gone = _cat(ended, np.zeros(0, np.int64)) if len(ended) != 1 else ended[0]
+        if (len(parts) == 1 and len(parts[0][0]) < 2) or (
+            len(parts) == 1 and (parts[0][0][1:] > parts[0][0][:-1]).all()
+        ):  # one class, rows already sorted by id
+            ids, boxes, windows, scores, labels, matched = parts[0]
+            return FrameTracks(ids, boxes, windows, scores, labels, matched, gone, backfill)
+        ids = _cat([p[0] for p in parts], np.zeros(0, np.int64)).astype(np.int64)
+        order = np.argsort(ids, kind="stable")
+        return FrameTracks(
+            ids=ids[order],
+            boxes=_cat([p[1] for p in parts], np.zeros((0, 4)))[order].astype(np.float64),
+            windows=_cat([p[2] for p in parts], np.zeros((0, 4)))[order].astype(np.float64),
+            scores=_cat([p[3] for p in parts], np.zeros(0))[order].astype(np.float64),
+            labels=_cat([p[4] for p in parts], np.zeros(0, str))[order].astype(str),
+            matched=_cat([p[5] for p in parts], np.zeros(0, bool))[order],
+            ended=np.sort(gone).astype(np.int64),
+            backfill=backfill,
         )
-        for t in gone:
-            for table in (self._public, self._misses, self._score, self._label, self._last):
-                del table[t]
-        order = np.argsort(out.ids, kind="stable")
-        return FrameTracks._make([*(x[order] for x in out[:-1]), out.ended])
+
+
+def _named(rows: Rows, label: str) -> FrameRows:
+    return FrameRows(rows.frame, rows.ids, rows.boxes, rows.scores, np.full(len(rows.ids), label))
+
+
+def with_rows(tracks: FrameTracks, rows: FrameRows) -> FrameTracks:
+    """``tracks`` with ``rows`` (of its frame) added as matched rows, sorted by id."""
+    ids = np.concatenate([tracks.ids, rows.ids])
+    order = np.argsort(ids, kind="stable")
+    return tracks._replace(
+        ids=ids[order],
+        boxes=np.concatenate([tracks.boxes, rows.boxes])[order],
+        windows=np.concatenate([tracks.windows, rows.boxes])[order],
+        scores=np.concatenate([tracks.scores, rows.scores])[order],
+        labels=np.concatenate([tracks.labels, rows.labels]).astype(str)[order],
+        matched=np.concatenate([tracks.matched, np.ones(len(rows.ids), bool)])[order],
+    )
+
+
+class DelayedFrames:
+    """Holds a stream of ``(t, payload, FrameTracks)`` back by ``delay`` frames and puts each
+    step's :attr:`FrameTracks.backfill` rows into the frames they belong to, so each frame
+    leaves complete. ``payload`` travels along (e.g. the image, for drawing)."""
+
+    def __init__(self, delay: int) -> None:
+        self.delay = delay
+        self._held: deque[list] = deque()
+
+    def push(self, t: int, payload: object, tracks: FrameTracks) -> Iterator[tuple]:
+        """Take frame ``t``; yields the frames that are complete now."""
+        if tracks.backfill is not None and len(tracks.backfill.ids):
+            rows = tracks.backfill
+            for entry in self._held:
+                here = rows.frame == entry[0]
+                if here.any():
+                    entry[2] = with_rows(entry[2], FrameRows(*(c[here] for c in rows)))
+            placed = np.isin(rows.frame, [entry[0] for entry in self._held])
+            if not placed.all():
+                log.debug("%d rows for frames already written", int((~placed).sum()))
+        self._held.append([t, payload, tracks._replace(backfill=None)])
+        while len(self._held) > self.delay:
+            yield tuple(self._held.popleft())
+
+    def flush(self) -> Iterator[tuple]:
+        """The frames still held, in order."""
+        while self._held:
+            yield tuple(self._held.popleft())

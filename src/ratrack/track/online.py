@@ -162,35 +162,70 @@ class Tracker:
         return b
 
     # -- lifecycle -------------------------------------------------------------------------
-    def init(self, frame: np.ndarray | Tensor, boxes, fmt: str = "xywh") -> list[int]:
+    @torch.inference_mode()
+    def init(self, frame: np.ndarray | Tensor, boxes, fmt: str = "xywh", ids=None) -> list[int]:
         """Forget every object and start tracking ``boxes`` (``(N, 4)`` in ``fmt``) in ``frame``.
 
         ``fmt`` becomes the format of :meth:`update`'s output. Returns the new objects' ids.
+        The first frame is read whole (:meth:`add` reads only what the glimpses read), so a
+        single-object run reproduces the boxes recorded before :meth:`add` cropped.
         """
         self._state, self._ids = None, []
         self._windows = torch.zeros(0, 4)
         self.fmt = fmt
-        return self.add(frame, boxes, fmt=fmt)
+        return self._add(frame, boxes, fmt, ids, crop=False)
+
+    def _init_state(
+        self, frame: np.ndarray | Tensor, xyxy: Tensor, crop: bool = True
+    ) -> TrackerState:
+        """:meth:`RecurrentTracker.init_state` at ``xyxy`` ``(N, 4)`` in ``frame``; with the STN
+        grid generator only the part of a numpy frame that the initial glimpses read is
+        converted (as :meth:`update` does), so starting or correcting an object costs the same
+        in any frame size."""
+        stn = self.model.config.grid_generator == "stn"
+        if crop and stn and isinstance(frame, np.ndarray):
+            region = glimpse_region(self.model.init_windows(xyxy), *frame.shape[:2])
+            if region is not None:
+                x0, y0, x1, y1 = region
+                shift = xyxy.new_tensor([x0, y0, x0, y0])  # (4,) crop -> frame pixels
+                state = self.model.init_state(self.frame_tensor(frame[y0:y1, x0:x1]), xyxy - shift)
+                return _shift_state(state, shift)
+        return self.model.init_state(self.frame_tensor(frame), xyxy)
 
     @torch.inference_mode()
-    def add(self, frame: np.ndarray | Tensor, boxes, fmt: str | None = None) -> list[int]:
-        """Start tracking more objects, given by their ``boxes`` in the current ``frame``."""
+    def add(self, frame: np.ndarray | Tensor, boxes, fmt: str | None = None, ids=None) -> list[int]:
+        """Start tracking more objects, given by their ``boxes`` in the current ``frame``.
+
+        ``ids`` (one int per box, none of them live) names the new objects with the caller's
+        ids (one id space with the caller); by default they get the next free ids."""
+        return self._add(frame, boxes, fmt, ids, crop=True)
+
+    def _add(self, frame, boxes, fmt: str | None, ids, crop: bool) -> list[int]:
         xyxy = self._boxes_xyxy(boxes, fmt or self.fmt)
-        state = self.model.init_state(self.frame_tensor(frame), xyxy)
+        if ids is None:
+            new = list(range(self._next_id, self._next_id + xyxy.shape[0]))
+        else:
+            new = [int(i) for i in np.atleast_1d(ids)]
+            if len(new) != xyxy.shape[0]:
+                raise ValueError(f"{len(new)} ids but {xyxy.shape[0]} boxes")
+            if len(set(new)) != len(new) or set(new) & set(self._ids):
+                raise ValueError(f"ids {new} repeat one another or a live object's")
+        if not new:
+            return []
+        state = self._init_state(frame, xyxy, crop)
         self._state = state if self._state is None else _concat_states(self._state, state)
-        new = list(range(self._next_id, self._next_id + xyxy.shape[0]))
-        self._next_id += len(new)
+        self._next_id = max(self._next_id, max(new) + 1)
         self._ids += new
         self._windows = torch.cat((self._windows, state.window.cpu()))
         return new
 
     def remove(self, ids) -> None:
         """Stop tracking the objects ``ids`` (unknown ids raise ``KeyError``)."""
-        ids = [int(i) for i in np.atleast_1d(ids)]
-        unknown = set(ids) - set(self._ids)
+        gone = {int(i) for i in np.atleast_1d(ids)}
+        unknown = gone - set(self._ids)
         if unknown:
             raise KeyError(f"no live objects with ids {sorted(unknown)}")
-        keep = [i for i, oid in enumerate(self._ids) if oid not in set(ids)]
+        keep = [i for i, oid in enumerate(self._ids) if oid not in gone]
         self._ids = [self._ids[i] for i in keep]
         self._windows = self._windows[keep]
         if self._state is not None:
@@ -207,7 +242,8 @@ class Tracker:
         ``KeyError``.
         """
         ids = [int(i) for i in np.atleast_1d(ids)]
-        unknown = set(ids) - set(self._ids)
+        row_of = {oid: row for row, oid in enumerate(self._ids)}
+        unknown = set(ids) - set(row_of)
         if unknown:
             raise KeyError(f"no live objects with ids {sorted(unknown)}")
         if not ids or self._state is None:
@@ -215,8 +251,8 @@ class Tracker:
         xyxy = self._boxes_xyxy(boxes, fmt or self.fmt)
         if xyxy.shape[0] != len(ids):
             raise ValueError(f"{len(ids)} ids but {xyxy.shape[0]} boxes")
-        fresh = self.model.init_state(self.frame_tensor(frame), xyxy)
-        rows = torch.tensor([self._ids.index(i) for i in ids], device=self.device)
+        fresh = self._init_state(frame, xyxy)
+        rows = torch.tensor([row_of[i] for i in ids], device=self.device)
         self._state = TrackerState(
             *(old.index_copy(0, rows, new) for old, new in zip(self._state, fresh, strict=True))
         )

@@ -37,7 +37,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -50,13 +50,22 @@ from ratrack.data.detections import (
     FrameTable,
     check_frames,
     read_detection_file,
+    read_detection_folder,
     read_init_file,
 )
 from ratrack.data.sequence import Sequence
 from ratrack.devices import resolve_device
 from ratrack.errors import ConfigError, DataError, RatrackError
 from ratrack.track.io import OUT_FORMATS, TrackFile, TrackVideo, format_frame
-from ratrack.track.multi import Detections, FrameTracks, MultiTrackConfig, MultiTracker, Starts
+from ratrack.track.multi import (
+    DASHCAM,
+    DelayedFrames,
+    Detections,
+    FrameTracks,
+    MultiTrackConfig,
+    MultiTracker,
+    Starts,
+)
 from ratrack.track.online import Tracker, pretrained_path
 from ratrack.track.sources import (
     declared_length,
@@ -80,7 +89,7 @@ class TrackConfig:
     out_format: str = "mot"  # one of OUT_FORMATS
     object_type: str = "Car"  # KITTI type written for tracks whose class is unknown
     max_frames: int | None = None  # stop after this many frames with images (None: all)
-    lifecycle: MultiTrackConfig = field(default_factory=MultiTrackConfig)
+    lifecycle: MultiTrackConfig | None = None  # None: the dashcam defaults per class (DASHCAM)
 
     def __post_init__(self) -> None:
         if self.out_format not in OUT_FORMATS:
@@ -241,24 +250,25 @@ def resolve_weights(name: str) -> str:
 
 
 def iter_tracks(
-    seq: Sequence,
+    frames: Iterator[tuple[int, np.ndarray | None]],
     multi: MultiTracker,
     *,
     starts: dict[int, Starts] | None = None,
     detections: FrameTable | None = None,
-    max_frames: int | None = None,
     timing: Timing | None = None,
-) -> Iterator[tuple[int, np.ndarray, FrameTracks]]:
-    """Track ``seq`` frame by frame: yields ``(t, frame, tracks)`` (``t`` the frame index)."""
+) -> Iterator[tuple[int, np.ndarray | None, FrameTracks]]:
+    """Track ``frames`` (``(t, frame)``, ``t`` the frame index; ``frame`` ``None`` from boxes
+    alone): yields ``(t, frame, tracks)``, each frame complete: held back by
+    :attr:`MultiTracker.delay` frames when later frames can still add rows to it."""
     timing = timing if timing is not None else Timing()
     starts = starts or {}
-    frames = iter_frames(seq, max_frames)
+    held = DelayedFrames(multi.delay if detections is not None else 0)
     while True:
         start = time.perf_counter()
         item = next(frames, None)
         timing.decode += time.perf_counter() - start
         if item is None:
-            return
+            break
         t, frame = item
         det = None
         if detections is not None:
@@ -267,9 +277,38 @@ def iter_tracks(
                 detections.boxes[rows], detections.scores[rows], detections.labels[rows]
             )
         start = time.perf_counter()
-        tracks = multi.step(frame, det, starts.get(t))
+        tracks = multi.step(frame, det, starts.get(t), t=t)
         timing.track += time.perf_counter() - start
-        yield t, frame, tracks
+        yield from held.push(t, frame, tracks)
+    yield from held.flush()
+
+
+def boxes_only(
+    kitti_root: str | Path | None, sequence: str | None, source, no_frames: bool
+) -> bool:
+    """Whether to track from boxes alone: ``no_frames``, or a KITTI root without the
+    sequence's images (``image_02/SSSS``) and no other source."""
+    if no_frames:
+        return True
+    if source is not None or kitti_root is None or sequence is None:
+        return False
+    root = Path(kitti_root)
+    return not any((base / "image_02" / sequence).is_dir() for base in (root, root / "training"))
+
+
+def _kitti_length(kitti_root: str | Path | None, sequence: str | None) -> int:
+    """Frames of a KITTI sequence by its labels (0 when there are none)."""
+    if kitti_root is None or sequence is None:
+        return 0
+    from ratrack.data.kitti_labels import read_kitti_labels
+
+    root = Path(kitti_root)
+    for base in (root, root / "training"):
+        path = base / "label_02" / f"{sequence}.txt"
+        if path.is_file():
+            labels = read_kitti_labels(path)
+            return int(labels.frame.max()) + 1 if len(labels.frame) else 0
+    return 0
 
 
 # --- outputs ----------------------------------------------------------------------------------
@@ -292,13 +331,53 @@ def run_track(
     video: str | Path | None = None,
     config: TrackConfig = TrackConfig(),
     tracker: Tracker | None = None,
+    no_frames: bool = False,
     progress: Callable[[int, int], None] | None = None,
 ) -> TrackResult:
     """Track objects through ``source`` and write ``out`` (and ``video``); see the module
     docstring. ``init`` holds boxes (``"x,y,w,h"`` strings or 4 numbers) in ``init_format``;
     ``tracker`` (a :class:`Tracker` without objects) replaces loading ``config.weights``.
+    ``detections`` is a file or a folder (:func:`read_detection_folder`, with ``sequence``).
+    From boxes alone (``no_frames``, or a KITTI root without the sequence's images) only
+    ``detections`` are tracked, over frames 0 to the last of the KITTI labels or of the
+    detections; an empty detection file gives an empty track file.
     ``progress(done, total)`` is called after each frame. Bad input raises ``RatrackError``
     before any output file is created."""
+    lifecycle = config.lifecycle
+    classes = {} if lifecycle is not None else DASHCAM
+    lifecycle = lifecycle if lifecycle is not None else MultiTrackConfig()
+    if det_format not in DET_FORMATS:
+        raise ConfigError("det_format", f"must be one of {', '.join(DET_FORMATS)}")
+    if boxes_only(kitti_root, sequence, source, no_frames):
+        if detections is None:
+            raise ConfigError("detections", ": tracking from boxes alone needs detections")
+        if init or init_file is not None or video is not None:
+            raise ConfigError("no_frames", ": init boxes, an init file and a video need frames")
+        det_table = _read_detections(detections, det_format, sequence)
+        num_frames = max(
+            _kitti_length(kitti_root, sequence),
+            int(det_table.frame.max()) + 1 if len(det_table.frame) else 0,
+        )
+        if config.max_frames is not None:
+            num_frames = min(num_frames, config.max_frames)
+        if len(det_table.frame) == 0:
+            log.warning("%s: no detections; the track file will be empty", detections)
+        multi = MultiTracker(None, lifecycle, class_configs=classes)
+        frames = ((t, None) for t in range(num_frames))
+        return _write_tracks(
+            frames,
+            multi,
+            None,
+            det_table,
+            out,
+            None,
+            config,
+            num_frames,
+            0,
+            "(boxes only)",
+            "cpu",
+            progress,
+        )
     seq = (
         source
         if isinstance(source, Sequence)
@@ -311,8 +390,6 @@ def run_track(
     frame_size = seq.frame_size()
     if not init and init_file is None and detections is None:
         raise ConfigError("init", ": nothing to track; give init boxes, an init_file or detections")
-    if det_format not in DET_FORMATS:
-        raise ConfigError("det_format", f"must be one of {', '.join(DET_FORMATS)}")
     init_xyxy = parse_init_boxes(list(init), init_format, frame_size)
     table = None
     if init_file is not None:
@@ -320,7 +397,7 @@ def run_track(
         check_frames(table, init_file, num_frames, "init")
     det_table = None
     if detections is not None:
-        det_table = read_detection_file(detections, det_format)
+        det_table = _read_detections(detections, det_format, sequence)
         check_frames(det_table, detections, num_frames, "detection")
     starts, first_id = plan_starts(
         init_xyxy, int(present[0]), table, present, frame_size, init_file
@@ -329,13 +406,54 @@ def run_track(
     if tracker is None:
         weights = resolve_weights(config.weights)
         tracker = Tracker.from_pretrained(weights, device=resolve_device(config.device))
-    multi = MultiTracker(tracker, config.lifecycle, first_id=first_id)
+    multi = MultiTracker(tracker, lifecycle, first_id=first_id, class_configs=classes)
     skipped = len(seq) - len(present_frames(seq))
     if skipped:
         log.warning(
             "%s: %d of %d frames have no image and are skipped", seq.path, skipped, len(seq)
         )
+    video_out = None
+    if video is not None:
+        video_out = (video, source_fps(seq), frame_size)
+    return _write_tracks(
+        iter_frames(seq, config.max_frames),
+        multi,
+        starts,
+        det_table,
+        out,
+        video_out,
+        config,
+        len(present),
+        skipped,
+        weights,
+        str(tracker.device),
+        progress,
+    )
 
+
+def _read_detections(path: str | Path, fmt: str, sequence: str | None) -> FrameTable:
+    if Path(path).is_dir():
+        if sequence is None:
+            raise RatrackError(f"{path}: a detection folder needs --sequence SSSS")
+        return read_detection_folder(path, sequence, fmt)
+    return read_detection_file(path, fmt)
+
+
+def _write_tracks(
+    frames,
+    multi,
+    starts,
+    det_table,
+    out,
+    video,
+    config,
+    total,
+    skipped,
+    weights,
+    device,
+    progress,
+) -> TrackResult:
+    """Run :func:`iter_tracks` into the outputs (written atomically; module docstring)."""
     outputs: list[TrackFile | TrackVideo] = []
     text_out = video_out = None
     try:
@@ -343,8 +461,7 @@ def run_track(
             text_out = TrackFile(out)
             outputs.append(text_out)
         if video is not None:
-            fps = source_fps(seq)
-            video_out = TrackVideo(video, fps, frame_size)
+            video_out = TrackVideo(*video)
             outputs.append(video_out)
     except BaseException:
         for o in outputs:
@@ -352,16 +469,10 @@ def run_track(
         raise
     timing = Timing()
     ids: set[int] = set()
-    frames = boxes = 0
-    total = len(present)
+    count = boxes = 0
     try:
         for t, frame, tracks in iter_tracks(
-            seq,
-            multi,
-            starts=starts,
-            detections=det_table,
-            max_frames=config.max_frames,
-            timing=timing,
+            frames, multi, starts=starts, detections=det_table, timing=timing
         ):
             start = time.perf_counter()
             if text_out is not None:
@@ -369,15 +480,15 @@ def run_track(
             if video_out is not None:
                 video_out.write_frame(frame, tracks)
             timing.write += time.perf_counter() - start
-            frames += 1
+            count += 1
             boxes += len(tracks.ids)
             ids.update(int(i) for i in tracks.ids)
             if progress is not None:
-                progress(frames, total)
+                progress(count, total)
     except KeyboardInterrupt:
         for o in outputs:
             o.keep()
-        log.warning("interrupted: outputs hold the %d frames tracked before", frames)
+        log.warning("interrupted: outputs hold the %d frames tracked before", count)
         raise
     except BaseException:
         for o in outputs:
@@ -386,13 +497,13 @@ def run_track(
     for o in outputs:
         o.commit()
     return TrackResult(
-        frames=frames,
+        frames=count,
         skipped=skipped,
         tracks=len(ids),
         boxes=boxes,
         timing=timing,
         weights=weights,
-        device=str(tracker.device),
+        device=device,
         out=Path(out) if out is not None else None,
-        video=Path(video) if video is not None else None,
+        video=video_out.path if video_out is not None else None,
     )

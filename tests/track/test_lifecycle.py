@@ -1,0 +1,117 @@
+"""The box lifecycle: motion through gaps, two-stage association, tentative tracks, policy."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from ratrack.track.lifecycle import MultiTrackConfig, init_tracks, iou_matrix, step_tracks
+
+BOX = np.array([100.0, 100, 140, 180])  # 40 x 80
+
+
+def run(frames, config, labels=None):
+    """``frames``: per frame a list of (box, score); returns {frame: {id: box}} of every reported
+    row (backfilled rows under their own frame) and the final state."""
+    state = init_tracks(1)
+    out: dict[int, dict[int, np.ndarray]] = {}
+    for t, dets in enumerate(frames):
+        boxes = np.array([b for b, _ in dets], np.float64).reshape(-1, 4)
+        scores = np.array([s for _, s in dets], np.float64)
+        codes = np.zeros(len(dets), np.int64) if labels is None else np.asarray(labels[t])
+        state, step = step_tracks(state, t, boxes, scores, codes, config)
+        for rows in (step.rows, step.backfill):
+            for f, i, b in zip(rows.frame, rows.ids, rows.boxes, strict=True):
+                assert i not in out.setdefault(int(f), {}), "an id twice in one frame"
+                out[int(f)][int(i)] = b
+    return out, state
+
+
+def test_constant_velocity_object_keeps_its_id_through_a_gap():
+    # 12 px per frame, 40 px wide: after a 4-frame gap the last box and the new detection do
+    # not overlap at all, so only the motion model can carry the id across.
+    cfg = MultiTrackConfig(min_hits=1, max_misses=6, recover_iou=0.0, fill_gaps=0)
+    v = np.array([12.0, 0, 12, 0])
+    frames = [[(BOX + t * v, 0.9)] if not 8 <= t < 12 else [] for t in range(20)]
+    out, _ = run(frames, cfg)
+    ids = {i for t in out for i in out[t]}
+    assert ids == {1}
+    assert sorted(out) == [t for t in range(20) if not 8 <= t < 12]
+    # with fill_gaps the four missed frames are reported when the track is found again, on the
+    # line between the observations (here: exactly where the object was)
+    out, _ = run(frames, MultiTrackConfig(min_hits=1, max_misses=6, fill_gaps=4))
+    assert sorted(out) == list(range(20))
+    for t in range(8, 12):
+        np.testing.assert_allclose(out[t][1], BOX + t * v)
+    out, _ = run(frames, MultiTrackConfig(min_hits=1, max_misses=6, fill_gaps=3))
+    assert sorted(out) == [t for t in range(20) if not 8 <= t < 12]  # gap longer than 3
+    # the last box before the gap does not touch the first after it: no IoU rule could match
+    assert iou_matrix((BOX + 7 * v)[None], (BOX + 12 * v)[None])[0, 0] == 0.0
+
+
+def test_second_stage_low_score_detection_continues_but_never_starts_a_track():
+    cfg = MultiTrackConfig(min_score=0.1, high_score=0.5, birth_score=0.6, min_hits=1)
+    assert cfg.low_iou_threshold == 0.5
+    other = BOX + 300
+    frames = [
+        [(BOX, 0.9)],
+        [(BOX + 2, 0.3), (other, 0.3)],  # low scores: track 1 continues, nothing starts
+        [(BOX + 4, 0.9)],
+    ]
+    out, state = run(frames, cfg)
+    assert list(out[1]) == [1]
+    np.testing.assert_allclose(out[1][1], BOX + 2)
+    assert list(state.ids) == [1]
+    # without the second stage (high_score = min_score: no detection is "low") the low
+    # detection of frame 1 is not a match candidate below min_score
+    cfg2 = MultiTrackConfig(min_score=0.5, high_score=0.5, birth_score=0.6, min_hits=1, fill_gaps=0)
+    out2, _ = run(frames, cfg2)
+    assert 1 not in out2
+
+
+def test_tentative_tracks_are_confirmed_after_min_hits_and_backfilled():
+    cfg = MultiTrackConfig(min_hits=3, backfill=True)
+    blip = BOX + 400
+    frames = [[(BOX, 0.9), (blip, 0.9)], [(BOX + 1, 0.9)], [(BOX + 2, 0.9)], [(BOX + 3, 0.9)]]
+    out, _ = run(frames, cfg)
+    assert sorted(out) == [0, 1, 2, 3] and all(list(out[t]) == [1] for t in out)
+    for t in range(4):  # the tentative frames carry their own detections
+        np.testing.assert_allclose(out[t][1], BOX + t)
+    off, _ = run(frames, MultiTrackConfig(min_hits=3, backfill=False))
+    assert sorted(off) == [2, 3]  # reported from confirmation on only
+
+
+def test_tentative_track_dies_at_its_first_miss_unless_allowed():
+    frames = [[(BOX, 0.9)], [], [(BOX, 0.9)], [(BOX, 0.9)]]
+    out, _ = run(frames, MultiTrackConfig(min_hits=2, tentative_misses=0, recover_iou=0.0))
+    assert {i for t in out for i in out[t]} == {2}
+    out, _ = run(frames, MultiTrackConfig(min_hits=2, tentative_misses=1))
+    assert {i for t in out for i in out[t]} == {1}
+
+
+def test_confirmed_track_ends_after_max_misses_and_coasting_is_reported():
+    cfg = MultiTrackConfig(min_hits=1, max_misses=2, report_coast=1, recover_iou=0.0)
+    frames = [[(BOX, 0.9)], [(BOX, 0.9)], [], [], [], [(BOX, 0.9)]]
+    out, _ = run(frames, cfg)
+    assert list(out[2]) == [1]  # one coasting frame reported at the prediction
+    assert 3 not in out and 4 not in out
+    assert list(out[5]) == [2]  # ended after two misses: a new track
+
+
+def test_classes_do_not_match_each_other():
+    cfg = MultiTrackConfig(min_hits=1)
+    frames = [[(BOX, 0.9)], [(BOX, 0.9)]]
+    out, _ = run(frames, cfg, labels=[[1], [2]])
+    assert list(out[1]) == [2]
+
+
+def test_empty_sequence_reports_nothing():
+    out, state = run([[] for _ in range(5)], MultiTrackConfig())
+    assert out == {} and len(state.ids) == 0 and state.next_id == 1
+
+
+def test_config_checks():
+    with pytest.raises(ValueError, match="high_score"):
+        MultiTrackConfig(high_score=0.9, birth_score=0.5)
+    with pytest.raises(ValueError, match="min_hits"):
+        MultiTrackConfig(min_hits=0)

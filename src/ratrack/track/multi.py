@@ -96,7 +96,9 @@ class FrameTracks(NamedTuple):
     ids: np.ndarray  # (K,) int64 public ids
     boxes: np.ndarray  # (K, 4) float64 xyxy
     windows: np.ndarray  # (K, 4) float64 xyxy glimpse windows (looked through, or started at)
-    scores: np.ndarray  # (K,) float64: matched detection's score (last one when coasting), 1 given
+    # (K,) float64: the matched detection's score (the last one while coasting); without
+    # detections the tracker's confidence (1 on the frame a track starts)
+    scores: np.ndarray
     labels: np.ndarray  # (K,) str class names, "" when unknown
     matched: np.ndarray  # (K,) bool: a detection matched (or started) the object in this frame
     ended: np.ndarray  # (E,) int64 ids that ended in this frame
@@ -227,6 +229,9 @@ class MultiTracker:
         height, width = _frame_size(frame)
         tids = np.asarray(self.tracker.ids, np.int64)  # (K,)
         boxes = self.tracker.update(frame).astype(np.float64)  # (K, 4) xyxy
+        if detections is None:  # no detections: a track's score is the tracker's confidence
+            for tid, score in zip(tids, self.tracker.scores, strict=True):
+                self._score[int(tid)] = float(score)
         if detections is not None or starts is not None:
             frame = self.tracker.frame_tensor(frame)[0]  # (C, H, W): once for correct and add
         windows = self.tracker.windows.astype(np.float64)  # (K, 4)

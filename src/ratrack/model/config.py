@@ -63,10 +63,11 @@ class TrackerConfig:
     # evidence, and a box is never placed mostly outside the frame.
     min_visible: float = 0.5
     # Confidence: an object whose match score (masked NCC times visible share, in [-1, 1]) is
-    # below lost_score is lost: its box stays where it was last found and the next frame is
-    # searched lost_search times wider, until the score recovers.
+    # below lost_score is lost: the next frame is searched lost_search times wider, until the
+    # score recovers (and with hold_lost its box stays where it was last found meanwhile).
     lost_score: float = 0.3
     lost_search: float = 4.0
+    hold_lost: bool = True  # False: a lost object's box still follows the best match
 
     def __post_init__(self) -> None:
         if self.in_channels <= 0 or self.feature_size <= 0 or self.hidden_size <= 0:

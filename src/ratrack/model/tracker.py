@@ -298,7 +298,11 @@ class RecurrentTracker(nn.Module):
             _, _, w, h = convert_boxes(state.box[rows], "xyxy", "cxcywh").unbind(-1)
             scale = scales[best]
             box = torch.stack((centre[:, 0], centre[:, 1], w * scale, h * scale), -1)
-            matched[rows] = convert_boxes(box, "cxcywh", "xyxy")
+            # no placement with enough of the template inside the frame: the box stays put
+            none = peak[:, 0] <= -1
+            box = torch.where(none[:, None], state.box[rows], convert_boxes(box, "cxcywh", "xyxy"))
+            shift = torch.where(none[:, None], 0.0, shift)
+            matched[rows] = box
             features[rows] = torch.cat((shift / S, peak, scale.log()[:, None]), 1)
             score[rows] = peak[:, 0]
         return matched, features, score
@@ -400,7 +404,7 @@ class RecurrentTracker(nn.Module):
             box = boxes_from_windows(rel, window)
         if c.size_rate < 1:
             box = self._damp_size(box, state.box)
-        if c.match_size:  # lost: the box stays where the object was last found
+        if c.match_size and c.hold_lost:  # lost: the box stays where it was last found
             box = torch.where((score >= c.lost_score)[:, None], box, state.box)
         if c.size_rate < 1 or c.match_size:
             rel = boxes_in_windows(box, window)

@@ -68,6 +68,9 @@ class TrackerConfig:
     lost_score: float = 0.3
     lost_search: float = 4.0
     hold_lost: bool = True  # False: a lost object's box still follows the best match
+    # > 0: SiamFC's cosine window: a placement's response is lowered by this much times
+    # (1 - hann(x) hann(y)) over the search grid, favouring small moves (not while lost)
+    match_window: float = 0.0
 
     def __post_init__(self) -> None:
         if self.in_channels <= 0 or self.feature_size <= 0 or self.hidden_size <= 0:

@@ -285,11 +285,16 @@ class RecurrentTracker(nn.Module):
                 mask[rows].repeat_interleave(n, 0),
             )  # (b n, cells + 1, cells + 1) each
             response = torch.where(visible >= c.min_visible, ncc * visible, -1.0)
-            response = response.view(b, n, -1)  # (b, n, (cells + 1)^2)
-            best = (response.amax(2) * discount).argmax(1)  # (b,)
-            chosen = response[torch.arange(b, device=best.device), best]  # (b, (cells + 1)^2)
-            where = chosen.argmax(1)
-            peak = chosen.gather(1, where[:, None])  # (b, 1)
+            ranked = response  # what places the box; the score is the response itself
+            if c.match_window > 0 and not wide:
+                hann = torch.hann_window(cells + 3, periodic=False, dtype=response.dtype)[1:-1]
+                penalty = c.match_window * (1 - hann[:, None] * hann[None, :])  # (cells + 1,) ^ 2
+                ranked = torch.where(response > -1, response - penalty, response)
+            response, ranked = response.view(b, n, -1), ranked.view(b, n, -1)  # (b, n, cells'^2)
+            best = (ranked.amax(2) * discount).argmax(1)  # (b,)
+            rows_b = torch.arange(b, device=best.device)
+            where = ranked[rows_b, best].argmax(1)  # (b,)
+            peak = response[rows_b, best].gather(1, where[:, None])  # (b, 1)
             shift = torch.stack((where % (cells + 1), where // (cells + 1)), -1).to(peak.dtype)
             shift = shift - cells / 2  # (b, 2) cells from the glimpse's centre
             search = reads.match[rows, best]  # (b, 4)

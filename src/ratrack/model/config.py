@@ -64,10 +64,11 @@ class TrackerConfig:
     min_visible: float = 0.5
     # Confidence: an object whose match score (masked NCC times visible share, in [-1, 1]) is
     # below lost_score is lost: the next frame is searched lost_search times wider, until the
-    # score recovers (and with hold_lost its box stays where it was last found meanwhile).
-    lost_score: float = 0.3
+    # score recovers. Below hold_score (<= lost_score) the match is no evidence at all and the
+    # box stays where it was; between the two the box follows the best match.
+    lost_score: float = 0.6
     lost_search: float = 4.0
-    hold_lost: bool = True  # False: a lost object's box still follows the best match
+    hold_score: float = 0.45
     # > 0: SiamFC's cosine window: a placement's response is lowered by this much times
     # (1 - hann(x) hann(y)) over the search grid, favouring small moves (not while lost)
     match_window: float = 0.0
@@ -111,6 +112,10 @@ class TrackerConfig:
             raise ValueError(
                 f"match_search must be >= 1 and lost_search >= match_search, got "
                 f"{self.match_search}, {self.lost_search}"
+            )
+        if self.hold_score > self.lost_score:
+            raise ValueError(
+                f"hold_score must be <= lost_score, got {self.hold_score} > {self.lost_score}"
             )
         if not 0 < self.min_visible <= 1:
             raise ValueError(f"min_visible must be in (0, 1], got {self.min_visible}")

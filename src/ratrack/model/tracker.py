@@ -376,7 +376,7 @@ class RecurrentTracker(nn.Module):
         crop the frame). ``grid_window`` (same values as ``state.window``) lets training sample
         the glimpse at a separate leaf tensor, whose gradient is the grid generator's gradient
         norm. A matching model holds an object's box where it was when its score falls below
-        ``lost_score`` (the next step searches wider, :meth:`read_windows`).
+        ``hold_score``; below ``lost_score`` the next step searches wider (:meth:`read_windows`).
         """
         c = self.config
         B = state.window.shape[0]
@@ -409,8 +409,8 @@ class RecurrentTracker(nn.Module):
             box = boxes_from_windows(rel, window)
         if c.size_rate < 1:
             box = self._damp_size(box, state.box)
-        if c.match_size and c.hold_lost:  # lost: the box stays where it was last found
-            box = torch.where((score >= c.lost_score)[:, None], box, state.box)
+        if c.match_size:  # no evidence: the box stays where the object was last found
+            box = torch.where((score >= c.hold_score)[:, None], box, state.box)
         if c.size_rate < 1 or c.match_size:
             rel = boxes_in_windows(box, window)
         residual = self._residual(self.loc_head(torch.cat((hidden, rel), 1)))  # (B, 4)

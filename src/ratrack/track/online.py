@@ -5,8 +5,8 @@ The model is stateless; :class:`Tracker` holds the stream's state (one
 objects move through one batched :meth:`RecurrentTracker.step` per frame; objects can be added
 (:meth:`Tracker.add`) and removed (:meth:`Tracker.remove`) between frames. After each
 :meth:`Tracker.update`, :attr:`Tracker.scores` holds every object's confidence and
-:attr:`Tracker.lost` which objects scored below the model's ``lost_score`` (their boxes stay
-where they were last found while a wider region is searched).
+:attr:`Tracker.lost` which objects scored below the model's ``lost_score`` (a wider region is
+searched for them; below ``hold_score`` their boxes stay where they were last found).
 
 Only the part of a numpy frame that the step's windows read is converted to a tensor; it
 travels as a :class:`~ratrack.model.glimpse.Frame` with its origin, and boxes and windows stay

@@ -157,7 +157,7 @@ def test_command_line_bad_prediction_is_one_line(data_dir, tmp_path, run_cli):
     assert len(lines) == 1 and str(short) in lines[0] and "120 frames" in lines[0]
     code, _, err = run_cli("eval", "sot", data_dir / "otb" / "Crossing", "--peers", "goturn")
     assert code == 2 and "unknown peer" in err
-    code, _, err = run_cli("eval", "sot", data_dir / "otb" / "Crossing")
+    code, _, err = run_cli("eval", "sot", data_dir / "otb" / "Crossing", "--weights", "none")
     assert code == 2 and "nothing to evaluate" in err
 
 

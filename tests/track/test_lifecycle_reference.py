@@ -40,6 +40,7 @@ class StillModel(RecurrentTracker):
             next_window=state.window,
             deltas=zeros,
             log_prob=zeros[:, 0],
+            score=state.score,
         )
         return out, state
 

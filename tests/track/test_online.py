@@ -6,6 +6,7 @@ import torch
 
 from ratrack.boxes import convert_boxes
 from ratrack.errors import RatrackError
+from ratrack.model.glimpse import Frame
 from ratrack.model.tracker import RecurrentTracker
 from ratrack.track.online import Tracker
 from tracker_helpers import TINY, square_clips
@@ -98,7 +99,7 @@ def test_bad_inputs_raise():
 
 
 # one search window 1.5 times the box's: the crop must take what it reads beyond the window
-WIDE_MATCH = dataclasses.replace(MATCHING, match_scales=(1.5,))
+WIDE_MATCH = dataclasses.replace(MATCHING, match_scales=(1.5,), match_search=1.0, lost_search=1.0)
 
 
 @pytest.mark.parametrize("config", [TINY, WIDE_MATCH])
@@ -113,16 +114,17 @@ def test_update_reads_only_the_glimpse_region_with_full_frame_results(config):
     boxes = np.array([[2.0, 3.0, 14.0, 13.0], [90.0, 50.0, 104.0, 66.0]])
     cropped = Tracker(model=model)
     cropped.init(frames[0], boxes, fmt="xyxy")
-    reference = Tracker(model=model)
-    reference.init(frames[0], boxes, fmt="xyxy")
-    region = glimpse_region(model.read_windows(cropped._state), 120, 200)
+    whole = [Frame.whole(cropped.frame_tensor(frame)) for frame in frames]
+    state = model.init_state(whole[0], torch.as_tensor(boxes, dtype=torch.float32))
+    region = glimpse_region(model.read_windows(cropped._state).union(), 120, 200)
     assert region is not None and region[:2] == (0, 0) and region[2] < 200 and region[3] < 120
-    for frame in frames[1:]:
+    for frame, pixels in zip(frames[1:], whole[1:], strict=True):
         out = cropped.update(frame)
-        # the reference takes the whole frame as a tensor: no crop
-        ref = reference.update(torch.from_numpy(frame)[None].float() / 255)
-        np.testing.assert_allclose(out, ref, atol=1e-3)
-        np.testing.assert_allclose(cropped.windows, reference.windows, atol=1e-3)
+        # the reference steps the model on the whole frame: no crop
+        ref, state = model.step(pixels, state)
+        np.testing.assert_allclose(out, ref.box.detach().numpy(), atol=1e-3)
+        np.testing.assert_allclose(cropped.windows, ref.window.detach().numpy(), atol=1e-3)
+        np.testing.assert_allclose(cropped.scores, ref.score.detach().numpy(), atol=1e-4)
     assert glimpse_region(torch.tensor([[-50.0, -50.0, -10.0, -10.0]]), 120, 200) is None
     assert glimpse_region(torch.tensor([[-5.0, -5.0, 300.0, 200.0]]), 120, 200) is None
     nan = float("nan")

@@ -18,49 +18,88 @@ app = typer.Typer(
 
 @app.command("sot")
 def eval_sot(
-    sequence_dir: Annotated[
-        Path, typer.Argument(help="Sequence folder (OTB, TLP, MOTChallenge, KITTI) or video.")
+    paths: Annotated[
+        list[Path],
+        typer.Argument(
+            help="Sequence folders (OTB, TLP, MOTChallenge, KITTI), videos, or roots holding "
+            "OTB/TLP folders."
+        ),
     ],
-    pred: Annotated[Path | None, typer.Option(help="Prediction file to score.")] = None,
+    pred: Annotated[
+        Path | None, typer.Option(help="Prediction file to score (one sequence).")
+    ] = None,
     pred_format: Annotated[str, typer.Option(help="Prediction format: otb, mot or kitti.")] = "otb",
     track_id: Annotated[
         int | None,
         typer.Option(help="Object to follow in MOT/KITTI ground truth and prediction files."),
     ] = None,
+    weights: Annotated[
+        str | None,
+        typer.Option(
+            help="ratrack's weights (natural, bmnist or a checkpoint; none: not run). Default: "
+            "natural, or none with --pred."
+        ),
+    ] = None,
     peers: Annotated[
         str, typer.Option(help="OpenCV trackers to run too: csrt,kcf,mosse,medianflow,mil.")
     ] = "",
+    device: Annotated[str, typer.Option(help="torch device of ratrack.")] = "cpu",
     plot: Annotated[Path | None, typer.Option(help="Folder for the PNG plots.")] = None,
     json_out: Annotated[Path | None, typer.Option("--json", help="Write scores as JSON.")] = None,
 ) -> None:
-    """Mean IoU, success AUC, precision at 20 px and fps on one sequence, peers side by side."""
+    """Mean IoU, success AUC, precision at 20 px and fps of ratrack and peers, per sequence
+    and over all of them."""
     from tqdm import tqdm
 
-    from ratrack.eval.sot import evaluate_sot_files, write_sot_plots
+    from ratrack.eval.sot import evaluate_sot_benchmark, evaluate_sot_files, write_sot_plots
 
     bars: list = []  # the bar starts with the first frame: input errors print one line only
 
-    def progress(done: int, total: int) -> None:
-        if not bars:
-            bars.append(tqdm(total=total, desc="peers", unit="frame"))
-        bars[0].update(done - bars[0].n)
+    def progress(done: int, total: int, desc: str = "peers") -> None:
+        if not bars or bars[-1].desc.rstrip(": ") != desc:
+            if bars:
+                bars[-1].close()
+            bars.append(tqdm(total=total, desc=desc, unit="frame"))
+        bars[-1].update(done - bars[-1].n)
 
+    if pred is not None:
+        if len(paths) != 1:
+            raise RatrackError("--pred scores one sequence: give exactly one sequence folder")
+        if weights not in (None, "none"):
+            raise RatrackError("--weights runs ratrack on a benchmark: leave it out with --pred")
+        try:
+            report = evaluate_sot_files(
+                paths[0],
+                pred=pred,
+                pred_format=pred_format,
+                track_id=track_id,
+                peers=peers,
+                progress=progress,
+            )
+        finally:
+            for bar in bars:
+                bar.close()
+        typer.echo(report.table())
+        for path in write_sot_plots(report, plot) if plot is not None else []:
+            typer.echo(f"plot: {path}")
+        _write_json(json_out, report.to_json())
+        return
+    chosen = "natural" if weights is None else None if weights == "none" else weights
     try:
-        report = evaluate_sot_files(
-            sequence_dir,
-            pred=pred,
-            pred_format=pred_format,
-            track_id=track_id,
+        bench = evaluate_sot_benchmark(
+            paths,
+            weights=chosen,
             peers=peers,
-            progress=progress,
+            device=device,
+            progress=lambda name, done, total: progress(done, total, name),
         )
     finally:
         for bar in bars:
             bar.close()
-    typer.echo(report.table())
-    for path in write_sot_plots(report, plot) if plot is not None else []:
+    typer.echo(bench.table())
+    for path in bench.write_plots(plot) if plot is not None else []:
         typer.echo(f"plot: {path}")
-    _write_json(json_out, report.to_json())
+    _write_json(json_out, bench.to_json())
 
 
 @app.command("mot")

@@ -50,6 +50,10 @@ def track(
         int | None, typer.Option(help="Matched frames that confirm a track.")
     ] = None,
     max_frames: Annotated[int | None, typer.Option(help="Stop after this many frames.")] = None,
+    drop_lost: Annotated[
+        bool,
+        typer.Option(help="Leave out frames where the tracker lost its object (no detections)."),
+    ] = False,
     object_type: Annotated[str, typer.Option(help="KITTI type of class-less tracks.")] = "Car",
 ) -> None:
     """Track objects through a video or sequence; write MOT/KITTI/JSON-lines tracks and a video.
@@ -80,6 +84,7 @@ def track(
             out_format=fmt,
             object_type=object_type,
             max_frames=max_frames,
+            drop_lost=drop_lost,
             lifecycle=lifecycle,
         )
     except ValueError as exc:

@@ -55,6 +55,23 @@ class TrackerConfig:
     match_size: int = 0
     match_scales: tuple[float, ...] = (1 / 1.05, 1.0, 1.05)
     match_penalty: float = 0.97  # a peak found at a scale other than 1 counts this much
+    # The search region of matching, in windows: the template is looked for at every placement
+    # within match_search times the window around the last box (SiamFC's search region).
+    match_search: float = 2.0
+    # A placement counts only when at least this share of the template lies inside the frame,
+    # and its score is the masked NCC times that share: padding outside the frame is never
+    # evidence, and a box is never placed mostly outside the frame.
+    min_visible: float = 0.5
+    # Confidence: an object whose match score (masked NCC times visible share, in [-1, 1]) is
+    # below lost_score is lost: the next frame is searched lost_search times wider, until the
+    # score recovers. Below hold_score (<= lost_score) the match is no evidence at all and the
+    # box stays where it was; between the two the box follows the best match.
+    lost_score: float = 0.6
+    lost_search: float = 4.0
+    hold_score: float = 0.45
+    # > 0: SiamFC's cosine window: a placement's response is lowered by this much times
+    # (1 - hann(x) hann(y)) over the search grid, favouring small moves (not while lost)
+    match_window: float = 0.0
 
     def __post_init__(self) -> None:
         if self.in_channels <= 0 or self.feature_size <= 0 or self.hidden_size <= 0:
@@ -91,6 +108,17 @@ class TrackerConfig:
             raise ValueError(f"match_scales must be positive, got {self.match_scales}")
         if not 0 < self.match_penalty <= 1:
             raise ValueError(f"match_penalty must be in (0, 1], got {self.match_penalty}")
+        if self.match_search < 1 or self.lost_search < self.match_search:
+            raise ValueError(
+                f"match_search must be >= 1 and lost_search >= match_search, got "
+                f"{self.match_search}, {self.lost_search}"
+            )
+        if self.hold_score > self.lost_score:
+            raise ValueError(
+                f"hold_score must be <= lost_score, got {self.hold_score} > {self.lost_score}"
+            )
+        if not 0 < self.min_visible <= 1:
+            raise ValueError(f"min_visible must be in (0, 1], got {self.min_visible}")
 
     @property
     def correlation_map(self) -> tuple[int, int]:
@@ -116,6 +144,13 @@ class TrackerConfig:
             return 0
         k = max(2, round(self.match_size / self.context))
         return k + k % 2
+
+    def search_cells(self, wide: bool) -> int:
+        """Side of the grid of template placements a match glimpse is scored at: ``match_size``
+        times ``match_search`` (``lost_search`` when ``wide``), even; the glimpse itself is one
+        template side larger, so that every placement lies wholly inside it."""
+        factor = self.lost_search if wide else self.match_search
+        return 2 * round(self.match_size * factor / 2)
 
     @property
     def correlation_size(self) -> int:

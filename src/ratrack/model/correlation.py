@@ -74,3 +74,75 @@ def response_features(response: Tensor, sharpness: float = 20.0) -> Tensor:
     dy = (weights.sum(2) * ys).sum(1, keepdim=True)
     peak = response.flatten(1).amax(1, keepdim=True)
     return torch.cat((response.flatten(1), dx, dy, peak), 1)
+
+
+def _smooth(n: int) -> int:
+    """The smallest integer >= ``n`` whose prime factors are all 2, 3 or 5."""
+    while True:
+        m = n
+        for p in (2, 3, 5):
+            while m % p == 0:
+                m //= p
+        if m == 1:
+            return n
+        n += 1
+
+
+def masked_ncc(
+    search: Tensor, valid: Tensor, kernels: Tensor, mask: Tensor
+) -> tuple[Tensor, Tensor]:
+    """Normalized cross-correlation of box-shaped templates over search glimpses, counting only
+    the glimpse samples that lie inside the frame.
+
+    ``search`` ``(B, C, h, w)`` with ``valid`` ``(B, 1, h, w)`` (ones inside the frame, see
+    :func:`ratrack.model.glimpse.valid_masks`); ``kernels`` ``(B, C, k, k)`` and their ``mask``
+    ``(B, 1, k, k)`` from :func:`template_kernels`. Every placement of the template wholly inside
+    the glimpse is scored ("valid" correlation, no padding): ``(B, h - k + 1, w - k + 1)``.
+
+    At each placement the NCC runs over the cells where the template's mask and the frame's
+    validity are both one (Padfield's masked NCC, 2012): with ``W`` those cells, ``n`` their
+    count times ``C``, template ``t`` and search ``s``::
+
+        ncc = (sum_W ts - sum_W t sum_W s / n) / sqrt((sum_W t^2 - (sum_W t)^2 / n)
+                                                       (sum_W s^2 - (sum_W s)^2 / n))
+
+    so padding outside the frame is never evidence. Returns ``ncc`` (0 where no cell is valid)
+    and ``visible``, the share of the template's cells inside the frame at each placement
+    (``(B, h', w')`` each). All six sums are correlations, computed in one batched FFT.
+    """
+    _, C, h, w = search.shape
+    k = kernels.shape[-1]
+    # Subtracting the glimpse's valid mean changes no NCC and keeps the sums of squares small.
+    count = valid.sum((1, 2, 3), keepdim=True).clamp(min=1)
+    s = (search - (search * valid).sum((2, 3), keepdim=True) / count) * valid  # (B, C, h, w)
+    signals = torch.cat((s, valid, s.sum(1, keepdim=True), s.square().sum(1, keepdim=True)), 1)
+    templates = torch.cat(
+        (kernels, kernels.sum(1, keepdim=True), kernels.square().sum(1, keepdim=True), mask), 1
+    )  # (B, C + 3, k, k)
+    # Circular correlation over n >= the glimpse's side wraps only into the placements that run
+    # past the glimpse's edge, which are dropped; n has small prime factors for a fast FFT.
+    fft_size = (_smooth(h), _smooth(w))
+    X = torch.fft.rfft2(signals, s=fft_size)  # (B, C + 3, n_h, n_w // 2 + 1)
+    K = torch.fft.rfft2(templates.flip(-1, -2), s=fft_size)
+    v, ssum, ssq = X[:, C], X[:, C + 1], X[:, C + 2]
+    products = torch.stack(
+        (
+            (X[:, :C] * K[:, :C]).sum(1),  # sum_W t s (s is zero outside the frame)
+            v * K[:, C],  # sum_W t
+            v * K[:, C + 1],  # sum_W t^2
+            v * K[:, C + 2],  # |W|
+            ssum * K[:, C + 2],  # sum_W s
+            ssq * K[:, C + 2],  # sum_W s^2
+        ),
+        1,
+    )
+    full = torch.fft.irfft2(products, s=fft_size)  # (B, 6, n_h, n_w)
+    dot, t1, t2, cells, s1, s2 = full[:, :, k - 1 : h, k - 1 : w].unbind(1)  # (B, h', w') each
+    cells = cells.round()
+    n = (C * cells).clamp(min=1)
+    spread_t = (t2 - t1.square() / n).clamp(min=0)
+    spread_s = (s2 - s1.square() / n).clamp(min=0)
+    ncc = (dot - t1 * s1 / n) / ((spread_t * spread_s).sqrt() + 1e-6)
+    ncc = torch.where(cells > 0, ncc, torch.zeros_like(ncc))
+    visible = cells / mask.sum((1, 2, 3))[:, None, None].clamp(min=1)
+    return ncc, visible

@@ -75,10 +75,11 @@ from ratrack.model.convnet import ConvNet
 from ratrack.model.correlation import (
     box_masks,
     correlation_response,
+    masked_ncc,
     response_features,
     template_kernels,
 )
-from ratrack.model.glimpse import cut_glimpses
+from ratrack.model.glimpse import Frame, cut_glimpses, valid_masks
 
 
 class TrackerState(NamedTuple):
@@ -91,6 +92,7 @@ class TrackerState(NamedTuple):
     template: Tensor  # (B, F) first-frame glimpse features f_0
     kernel: Tensor  # (B, c*kh*kw) first-frame target patch of the feature map; (B, 0) when off
     match: Tensor  # (B, (C+1)*k*k) matching template and its box mask as one more channel; (B, 0)
+    score: Tensor  # (B,) confidence of the last box (1 at the first frame); see StepOutput.score
 
 
 class StepOutput(NamedTuple):
@@ -102,6 +104,21 @@ class StepOutput(NamedTuple):
     next_window: Tensor  # (B, 4) xyxy window a_{t+1} the localization head chose (its mean)
     deltas: Tensor  # (B, 4) d_t = window_deltas(window, next_window)
     log_prob: Tensor  # (B,) log-density of the drawn next window (zeros: no policy draw)
+    # (B,) confidence in [-1, 1]: the match's masked NCC times the template's share inside the
+    # frame (matching models), else the feature correlation's peak (correlation models), else 1.
+    score: Tensor
+
+
+class ReadWindows(NamedTuple):
+    """Every window one :meth:`RecurrentTracker.step` cuts a glimpse at (computed once)."""
+
+    glimpse: Tensor  # (B, 4) xyxy window a_t of the conv net's glimpse
+    match: Tensor  # (B, n, 4) xyxy match glimpse windows, one per scale; (B, 0, 4) when off
+    wide: Tensor  # (B,) bool: the object is lost and searched lost_search times wider
+
+    def union(self) -> Tensor:
+        """``(N, 4)``: all the windows, for the part of the frame they read."""
+        return torch.cat((self.glimpse, self.match.flatten(0, 1)))
 
 
 class ClipOutput(NamedTuple):
@@ -152,21 +169,27 @@ class RecurrentTracker(nn.Module):
             nn.init.zeros_(self.track_head[-1].bias)
 
     # -- pieces ------------------------------------------------------------------------------
-    def glimpse(self, frames: Tensor, windows: Tensor) -> Tensor:
-        """Glimpses ``(B, C, h, w)`` at xyxy ``windows`` ``(B, 4)`` of frames ``(B, C, H, W)``."""
+    def glimpse(self, frames: Tensor | Frame, windows: Tensor) -> Tensor:
+        """Glimpses ``(B, C, h, w)`` at xyxy ``windows`` ``(B, 4)`` of frames ``(B, C, H, W)``
+        (or a :class:`Frame`)."""
         return cut_glimpses(frames, windows, self.config)
 
-    def _check_frames(self, frames: Tensor, batch: int) -> Tensor:
-        if frames.dim() == 3:
-            frames = frames.unsqueeze(0)
-        if frames.dim() != 4 or frames.shape[1] != self.config.in_channels:
+    def _check_frames(self, frames: Tensor | Frame, batch: int) -> Frame:
+        """``frames`` as a :class:`Frame` whose pixels are ``(1, C, h, w)`` or ``(B, C, h, w)``."""
+        frame = frames if isinstance(frames, Frame) else Frame.whole(frames)
+        pixels = frame.pixels
+        if pixels.dim() == 3:
+            pixels = pixels.unsqueeze(0)
+        if pixels.dim() != 4 or pixels.shape[1] != self.config.in_channels:
             raise ValueError(
                 f"frames must be (C, H, W) or (B, C, H, W) with C={self.config.in_channels}, "
-                f"got {tuple(frames.shape)}"
+                f"got {tuple(pixels.shape)}"
             )
-        if frames.shape[0] not in (1, batch):
-            raise ValueError(f"frames batch must be 1 or {batch}, got {frames.shape[0]}")
-        return frames.expand(batch, -1, -1, -1)  # (B, C, H, W): one frame shared without copy
+        if pixels.shape[0] not in (1, batch):
+            raise ValueError(f"frames batch must be 1 or {batch}, got {pixels.shape[0]}")
+        if not isinstance(frames, Frame):
+            return Frame.whole(pixels)
+        return frame._replace(pixels=pixels)
 
     def _clamp_window(self, windows: Tensor) -> Tensor:
         cx, cy, w, h = convert_boxes(windows, "xyxy", "cxcywh").unbind(-1)
@@ -189,92 +212,131 @@ class RecurrentTracker(nn.Module):
         m = self.config.max_delta_log_scale
         return torch.cat((raw[:, :2], m * torch.tanh(raw[:, 2:] / m)), 1)
 
-    def match_windows(self, windows: Tensor, boxes: Tensor) -> Tensor:
-        """``(B, n, 4)`` xyxy windows the template is searched in: centred on ``windows``,
-        side ``context`` times the long side of ``boxes``, times each of the ``n``
-        ``match_scales``."""
+    def match_windows(self, windows: Tensor, boxes: Tensor, wide: Tensor) -> Tensor:
+        """``(B, n, 4)`` xyxy windows of the match glimpses: centred on ``windows``, one per
+        ``match_scales`` entry. A match glimpse samples ``match_size / (context * long side of
+        the box * scale)`` pixels per frame pixel (the template's resolution) and is
+        ``search_cells(wide) + match_kernel`` samples wide."""
         c = self.config
         cx, cy, _, _ = convert_boxes(windows, "xyxy", "cxcywh").unbind(-1)
         _, _, w, h = convert_boxes(boxes, "xyxy", "cxcywh").unbind(-1)
         side = (c.context * torch.maximum(w, h)).clamp(min=c.min_window)  # (B,)
-        scales = side.new_tensor(c.match_scales)  # (n,)
-        sides = side[:, None] * scales  # (B, n)
-        centre = torch.stack((cx, cy), -1)[:, None].expand(-1, len(scales), -1)
+        k = c.match_kernel
+        samples = torch.where(wide, c.search_cells(True) + k, c.search_cells(False) + k)  # (B,)
+        side = side * samples.to(side.dtype) / c.match_size
+        sides = side[:, None] * side.new_tensor(c.match_scales)  # (B, n)
+        centre = torch.stack((cx, cy), -1)[:, None].expand(-1, len(c.match_scales), -1)
         return convert_boxes(
             torch.cat((centre, sides[..., None].expand(-1, -1, 2)), -1), "cxcywh", "xyxy"
         )
 
-    def read_windows(self, state: TrackerState) -> Tensor:
-        """``(N, 4)`` xyxy: every window the next :meth:`step` of ``state`` cuts a glimpse at."""
-        if not self.config.match_size:
-            return state.window
-        return torch.cat((state.window, self.match_windows(state.window, state.box).flatten(0, 1)))
+    def first_windows(self, boxes: Tensor) -> Tensor:
+        """``(B, 4)`` xyxy: the window :meth:`init_state` reads around each of ``boxes``."""
+        return self._clamp_window(target_windows(boxes, self.config.context))
+
+    def read_windows(self, state: TrackerState) -> ReadWindows:
+        """The windows the next :meth:`step` of ``state`` reads; lost objects (score below
+        ``lost_score``) are searched wider."""
+        c = self.config
+        wide = state.score < c.lost_score  # (B,)
+        if not c.match_size:
+            return ReadWindows(state.window, state.window.new_zeros(len(wide), 0, 4), wide)
+        return ReadWindows(state.window, self.match_windows(state.window, state.box, wide), wide)
 
     @torch.no_grad()
-    def _match(self, frames: Tensor, state: TrackerState) -> tuple[Tensor, Tensor]:
-        """Template matching: the matched boxes ``(B, 4)`` and the match features ``(B, 4)``
-        (displacement from the window's centre in search-window sides, peak, log scale).
+    def _match(
+        self, frame: Frame, state: TrackerState, reads: ReadWindows
+    ) -> tuple[Tensor, Tensor, Tensor]:
+        """Template matching: the matched boxes ``(B, 4)``, the match features ``(B, 4)``
+        (displacement from the window's centre in search-window sides of ``match_size`` cells,
+        peak, log scale) and the scores ``(B,)``.
 
-        The best peak over the scales (those other than 1 discounted by ``match_penalty``)
-        places the box; its size is the last box's times that scale."""
+        Each match glimpse is scored by :func:`masked_ncc` at every placement of the template
+        wholly inside it; placements with less than ``min_visible`` of the template inside the
+        frame are ruled out, and the others score their NCC times that share. The best peak
+        over the scales (those other than 1 discounted by ``match_penalty``) places the box;
+        its size is the last box's times that scale. Objects searched wide and normally are
+        scored in two groups (their glimpses differ in size)."""
         c = self.config
-        B, S, k = state.box.shape[0], c.match_size, c.match_kernel
-        windows = self.match_windows(state.window, state.box)  # (B, n, 4)
+        B, S, k, n = state.box.shape[0], c.match_size, c.match_kernel, len(c.match_scales)
         packed = state.match.view(B, -1, k, k)
         kernels, mask = packed[:, :-1], packed[:, -1:]
-        responses = torch.stack(
-            [
-                correlation_response(cut_glimpses(frames, windows[:, i], c, (S, S)), kernels, mask)
-                for i in range(windows.shape[1])
-            ],
-            1,
-        )  # (B, n, S+1, S+1)
-        scales = responses.new_tensor(c.match_scales)
+        scales = state.box.new_tensor(c.match_scales)  # (n,)
         discount = torch.where(scales == 1, 1.0, c.match_penalty)
-        peaks = responses.flatten(2).amax(2) * discount  # (B, n)
-        best = peaks.argmax(1)  # (B,)
-        rows = torch.arange(B, device=best.device)
-        chosen = responses[rows, best].flatten(1)  # (B, (S+1)^2)
-        where = chosen.argmax(1)
-        side = S + 1
-        shift = torch.stack((where % side, where // side), -1).to(chosen.dtype) - S / 2  # cells
-        search = windows[rows, best]  # (B, 4)
-        extent = (search[:, 2] - search[:, 0])[:, None]  # (B, 1) search window side in pixels
-        _, _, w, h = convert_boxes(state.box, "xyxy", "cxcywh").unbind(-1)
-        centre = (search[:, :2] + search[:, 2:]) / 2 + shift * extent / S
-        scale = scales[best]
-        matched = torch.stack((centre[:, 0], centre[:, 1], w * scale, h * scale), -1)
-        features = torch.cat(
-            (shift / S, chosen.gather(1, where[:, None]), scale.log()[:, None]), 1
-        )  # (B, 4)
-        return convert_boxes(matched, "cxcywh", "xyxy"), features
+        matched, features, score = state.box.clone(), state.box.new_zeros(B, 4), state.score.clone()
+        for wide in (False, True):
+            rows = torch.nonzero(reads.wide == wide).flatten()  # (b,)
+            if not len(rows):
+                continue
+            b, cells = len(rows), c.search_cells(wide)
+            windows = reads.match[rows].flatten(0, 1)  # (b n, 4)
+            pixels = frame.pixels
+            if pixels.shape[0] == 1:
+                pixels = pixels.expand(b * n, -1, -1, -1)  # one frame shared without copy
+            else:
+                pixels = pixels[rows].repeat_interleave(n, 0)
+            size = (cells + k, cells + k)
+            glimpses = cut_glimpses(frame._replace(pixels=pixels), windows, c, size)
+            valid = valid_masks(windows, size, frame.size)  # (b n, 1, G, G)
+            ncc, visible = masked_ncc(
+                glimpses,
+                valid,
+                kernels[rows].repeat_interleave(n, 0),
+                mask[rows].repeat_interleave(n, 0),
+            )  # (b n, cells + 1, cells + 1) each
+            response = torch.where(visible >= c.min_visible, ncc * visible, -1.0)
+            ranked = response  # what places the box; the score is the response itself
+            if c.match_window > 0 and not wide:
+                hann = torch.hann_window(cells + 3, periodic=False, dtype=response.dtype)[1:-1]
+                penalty = c.match_window * (1 - hann[:, None] * hann[None, :])  # (cells + 1,) ^ 2
+                ranked = torch.where(response > -1, response - penalty, response)
+            response, ranked = response.view(b, n, -1), ranked.view(b, n, -1)  # (b, n, cells'^2)
+            best = (ranked.amax(2) * discount).argmax(1)  # (b,)
+            rows_b = torch.arange(b, device=best.device)
+            where = ranked[rows_b, best].argmax(1)  # (b,)
+            peak = response[rows_b, best].gather(1, where[:, None])  # (b, 1)
+            shift = torch.stack((where % (cells + 1), where // (cells + 1)), -1).to(peak.dtype)
+            shift = shift - cells / 2  # (b, 2) cells from the glimpse's centre
+            search = reads.match[rows, best]  # (b, 4)
+            cell = (search[:, 2] - search[:, 0])[:, None] / (cells + k)  # (b, 1) pixels per cell
+            centre = (search[:, :2] + search[:, 2:]) / 2 + shift * cell
+            _, _, w, h = convert_boxes(state.box[rows], "xyxy", "cxcywh").unbind(-1)
+            scale = scales[best]
+            box = torch.stack((centre[:, 0], centre[:, 1], w * scale, h * scale), -1)
+            # no placement with enough of the template inside the frame: the box stays put
+            none = peak[:, 0] <= -1
+            box = torch.where(none[:, None], state.box[rows], convert_boxes(box, "cxcywh", "xyxy"))
+            shift = torch.where(none[:, None], 0.0, shift)
+            matched[rows] = box
+            features[rows] = torch.cat((shift / S, peak, scale.log()[:, None]), 1)
+            score[rows] = peak[:, 0]
+        return matched, features, score
 
-    def _look(self, frames: Tensor, windows: Tensor) -> tuple[Tensor, Tensor | None]:
+    def _look(self, frame: Frame, windows: Tensor) -> tuple[Tensor, Tensor | None]:
         """Glimpse features ``(B, F)`` and, with correlation on, the feature map it compares."""
-        glimpses = self.glimpse(frames, windows)
+        pixels = frame.pixels.expand(windows.shape[0], -1, -1, -1)  # shared without copy
+        glimpses = self.glimpse(frame._replace(pixels=pixels), windows)
         if not self.config.correlation_stage:
             return self.conv(glimpses), None
         return self.conv.features_and_map(glimpses, self.config.correlation_stage)
 
     # -- recurrence --------------------------------------------------------------------------
-    def init_windows(self, boxes: Tensor) -> Tensor:
-        """``(B, 4)`` xyxy: the windows :meth:`init_state` reads around xyxy ``boxes``."""
-        return self._clamp_window(target_windows(boxes, self.config.context))
-
-    def init_state(self, frames: Tensor, boxes: Tensor) -> TrackerState:
-        """Start tracking xyxy ``boxes`` ``(B, 4)`` in ``frames`` (``(B, C, H, W)`` or one frame).
+    def init_state(self, frames: Tensor | Frame, boxes: Tensor) -> TrackerState:
+        """Start tracking xyxy ``boxes`` ``(B, 4)`` in ``frames`` (``(B, C, H, W)``, one frame
+        ``(C, H, W)`` or a :class:`Frame`).
 
         The glimpse at the window around each box gives the template ``f_0`` and, with the box
-        in that window, the initial memory ``s_0 = tanh(W_0 [f_0, b_0^a])``.
+        in that window, the initial memory ``s_0 = tanh(W_0 [f_0, b_0^a])``. The matching
+        template counts only its cells inside the box and inside the frame.
         """
         check_boxes(boxes)
         if boxes.dim() != 2:
             raise ValueError(f"boxes must be (B, 4), got {tuple(boxes.shape)}")
         B = boxes.shape[0]
-        frames = self._check_frames(frames, B)
-        boxes = boxes.to(frames.dtype)
-        windows = self.init_windows(boxes)
-        template, maps = self._look(frames, windows)  # (B, F), (B, c, h, w) or None
+        frame = self._check_frames(frames, B)
+        boxes = boxes.to(frame.pixels.dtype)
+        windows = self.first_windows(boxes)
+        template, maps = self._look(frame, windows)  # (B, F), (B, c, h, w) or None
         kernel = template.new_zeros(B, 0)
         if maps is not None:
             kernel = template_kernels(maps, self.config.correlation_kernel).flatten(1)
@@ -283,34 +345,54 @@ class RecurrentTracker(nn.Module):
         if self.config.match_size:
             size, k = self.config.match_size, self.config.match_kernel
             with torch.no_grad():
-                glimpses = cut_glimpses(frames, windows, self.config, (size, size))
-                mask = box_masks(rel, size, k)
+                pixels = frame.pixels.expand(B, -1, -1, -1)
+                glimpses = cut_glimpses(
+                    frame._replace(pixels=pixels), windows, self.config, (size, size)
+                )
+                top = (size - k) // 2
+                inside = valid_masks(windows, (size, size), frame.size)[
+                    :, :, top : top + k, top : top + k
+                ]  # (B, 1, k, k)
+                mask = box_masks(rel, size, k) * inside
                 match = torch.cat((template_kernels(glimpses, (k, k), mask), mask), 1).flatten(1)
         hidden = torch.tanh(self.init_rnn(torch.cat((template, rel), 1)))  # (B, D)
         cell_size = self.config.hidden_size if self.config.rnn_type == "lstm" else 0
         cell = hidden.new_zeros(B, cell_size)
-        return TrackerState(hidden, cell, windows, boxes, template, kernel, match)
+        score = hidden.new_ones(B)
+        return TrackerState(hidden, cell, windows, boxes, template, kernel, match, score)
 
     def step(
-        self, frames: Tensor, state: TrackerState, *, grid_window: Tensor | None = None
+        self,
+        frames: Tensor | Frame,
+        state: TrackerState,
+        *,
+        reads: ReadWindows | None = None,
+        grid_window: Tensor | None = None,
     ) -> tuple[StepOutput, TrackerState]:
-        """Track every object of ``state`` into ``frames`` (``(B, C, H, W)`` or one frame).
+        """Track every object of ``state`` into ``frames`` (``(B, C, H, W)``, one frame or a
+        :class:`Frame`, e.g. the crop that ``reads`` needs).
 
-        ``grid_window`` (same values as ``state.window``) lets training sample the glimpse at a
-        separate leaf tensor, whose gradient is the grid generator's gradient norm.
+        ``reads`` is :meth:`read_windows` of ``state`` when the caller computed it already (to
+        crop the frame). ``grid_window`` (same values as ``state.window``) lets training sample
+        the glimpse at a separate leaf tensor, whose gradient is the grid generator's gradient
+        norm. A matching model holds an object's box where it was when its score falls below
+        ``hold_score``; below ``lost_score`` the next step searches wider (:meth:`read_windows`).
         """
         c = self.config
         B = state.window.shape[0]
-        frames = self._check_frames(frames, B)
+        frame = self._check_frames(frames, B)
+        reads = self.read_windows(state) if reads is None else reads
         window = state.window
         sample_at = window if grid_window is None else grid_window
-        features, maps = self._look(frames, sample_at)  # (B, F), (B, c, h, w) or None
+        features, maps = self._look(frame, sample_at)  # (B, F), (B, c, h, w) or None
         compared = features.new_zeros(B, 0)  # (B, correlation_size)
+        score = features.new_ones(B)
         if maps is not None:
             kernels = state.kernel.view(B, maps.shape[1], *c.correlation_kernel)
             compared = response_features(correlation_response(maps, kernels))
+            score = compared[:, -1].detach()  # the response's peak
         if c.match_size:
-            matched, match_features = self._match(frames, state)
+            matched, match_features, score = self._match(frame, state, reads)
             compared = torch.cat((compared, match_features), 1)
         prev = boxes_in_windows(state.box, window).clamp(-3, 3)  # (B, 4)
         x = torch.cat((features, state.template, prev, compared), 1)  # (B, 2F + 4 + corr)
@@ -327,6 +409,9 @@ class RecurrentTracker(nn.Module):
             box = boxes_from_windows(rel, window)
         if c.size_rate < 1:
             box = self._damp_size(box, state.box)
+        if c.match_size:  # no evidence: the box stays where the object was last found
+            box = torch.where((score >= c.hold_score)[:, None], box, state.box)
+        if c.size_rate < 1 or c.match_size:
             rel = boxes_in_windows(box, window)
         residual = self._residual(self.loc_head(torch.cat((hidden, rel), 1)))  # (B, 4)
         anchor = self._clamp_window(target_windows(box.detach(), c.context))  # w(b_t)
@@ -344,8 +429,10 @@ class RecurrentTracker(nn.Module):
             log_prob = policy.log_prob(drawn).sum(-1)  # (B,)
             carried_window = self._clamp_window(apply_window_deltas(anchor, drawn)).detach()
         carried_box = box.detach()
-        out = StepOutput(box, rel, window, next_window, deltas, log_prob)
-        return out, state._replace(hidden=hidden, cell=cell, window=carried_window, box=carried_box)
+        out = StepOutput(box, rel, window, next_window, deltas, log_prob, score)
+        return out, state._replace(
+            hidden=hidden, cell=cell, window=carried_window, box=carried_box, score=score
+        )
 
     def forward(
         self, frames: Tensor, first_boxes: Tensor, *, probe_grid: bool = False

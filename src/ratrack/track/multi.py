@@ -117,8 +117,10 @@ class FrameTracks(NamedTuple):
 
     ids: np.ndarray  # (K,) int64 public ids
     boxes: np.ndarray  # (K, 4) float64 xyxy
-    windows: np.ndarray  # (K, 4) float64 xyxy glimpse windows (the box itself without frames)
-    scores: np.ndarray  # (K,) float64: matched detection's score (last one when coasting), 1 given
+    windows: np.ndarray  # (K, 4) float64 xyxy glimpse windows (looked through, or started at)
+    # (K,) float64: the matched detection's score (the last one while coasting); without
+    # detections the tracker's confidence (1 on the frame a track starts)
+    scores: np.ndarray
     labels: np.ndarray  # (K,) str class names, "" when unknown
     matched: np.ndarray  # (K,) bool: a detection matched (or started) the object in this frame
     ended: np.ndarray  # (E,) int64 ids that ended in this frame
@@ -254,7 +256,7 @@ class MultiTracker:
                     group.ids[ok],
                     boxes[ok],
                     windows[rows[ok]].reshape(-1, 4),
-                    group.last[ok, 4],
+                    self.tracker.scores[rows[ok]].astype(np.float64),  # type: ignore[union-attr]
                     np.full(n, label),
                     np.zeros(n, bool),
                 )

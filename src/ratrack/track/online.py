@@ -3,7 +3,14 @@
 The model is stateless; :class:`Tracker` holds the stream's state (one
 :class:`~ratrack.model.tracker.TrackerState` row per live object) and the objects' ids. All live
 objects move through one batched :meth:`RecurrentTracker.step` per frame; objects can be added
-(:meth:`Tracker.add`) and removed (:meth:`Tracker.remove`) between frames.
+(:meth:`Tracker.add`) and removed (:meth:`Tracker.remove`) between frames. After each
+:meth:`Tracker.update`, :attr:`Tracker.scores` holds every object's confidence and
+:attr:`Tracker.lost` which objects scored below the model's ``lost_score`` (a wider region is
+searched for them; below ``hold_score`` their boxes stay where they were last found).
+
+Only the part of a numpy frame that the step's windows read is converted to a tensor; it
+travels as a :class:`~ratrack.model.glimpse.Frame` with its origin, and boxes and windows stay
+in full-frame pixels throughout, so the cost of an update does not grow with the frame.
 
 Frames are ``(H, W, 3)`` uint8 RGB or ``(H, W)`` uint8 gray numpy arrays, or ``(C, H, W)``
 float tensors in ``[0, 1]``. A model trained on gray frames (Bouncing MNIST) sees RGB input as
@@ -22,6 +29,7 @@ from torch import Tensor
 from ratrack.boxes import BOX_FORMATS, check_boxes, convert_boxes
 from ratrack.checkpoints import load_tracker
 from ratrack.errors import RatrackError
+from ratrack.model.glimpse import Frame
 from ratrack.model.tracker import RecurrentTracker, TrackerState
 
 WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
@@ -62,11 +70,6 @@ def glimpse_region(windows: Tensor, height: int, width: int) -> tuple[int, int, 
     return x0, y0, x1, y1
 
 
-def _shift_state(state: TrackerState, shift: Tensor) -> TrackerState:
-    """``state`` with its windows and boxes moved by ``shift`` ``(4,)`` xyxy pixels."""
-    return state._replace(window=state.window + shift, box=state.box + shift)
-
-
 def _select_state(state: TrackerState, keep: Tensor) -> TrackerState:
     return TrackerState(*(x[keep] for x in state))
 
@@ -87,6 +90,7 @@ class Tracker:
         self._ids: list[int] = []
         self._next_id = 0
         self._windows = torch.zeros(0, 4)
+        self._frame_size: tuple[int, int] | None = None
 
     @classmethod
     def from_pretrained(
@@ -109,6 +113,24 @@ class Tracker:
     def windows(self) -> np.ndarray:
         """``(N, 4)`` xyxy windows the last :meth:`update` looked through (for drawing)."""
         return self._windows.numpy().copy()
+
+    @property
+    def scores(self) -> np.ndarray:
+        """``(N,)`` float confidence of each live object after the last :meth:`update` (1 for
+        an object just added): the template match's score in ``[-1, 1]``."""
+        if self._state is None:
+            return np.zeros(0, dtype=np.float32)
+        return self._state.score.cpu().numpy().copy()
+
+    @property
+    def lost(self) -> np.ndarray:
+        """``(N,)`` bool: objects whose score is below the model's ``lost_score``."""
+        return self.scores < self.model.config.lost_score
+
+    @property
+    def frame_size(self) -> tuple[int, int] | None:
+        """``(H, W)`` of the frames this stream tracks (set by :meth:`init`)."""
+        return self._frame_size
 
     # -- input conversion ------------------------------------------------------------------
     def frame_tensor(self, frame: np.ndarray | Tensor) -> Tensor:
@@ -147,50 +169,74 @@ class Tracker:
             x = x.expand(3, -1, -1)
         return x[None]  # (1, C, H, W)
 
-    def _boxes_xyxy(self, boxes, fmt: str) -> Tensor:
+    def _frame(self, frame: np.ndarray | Tensor, windows: Tensor) -> Frame:
+        """The part of ``frame`` that glimpses at xyxy ``windows`` ``(N, 4)`` read, as a
+        :class:`Frame` on the model's device (the whole frame with the DRAW grid generator,
+        whose filters span the frame). Raises ``ValueError`` when the frame's size differs from
+        the stream's first frame."""
+        if not isinstance(frame, np.ndarray | Tensor):
+            raise TypeError(f"frame must be a numpy array or a tensor, got {type(frame).__name__}")
+        is_numpy = isinstance(frame, np.ndarray)
+        size = tuple(frame.shape[:2] if is_numpy else frame.shape[-2:])
+        if self._frame_size is not None and size != self._frame_size:
+            raise ValueError(
+                f"frame is {size[0]}x{size[1]} (HxW) but the stream's first frame was "
+                f"{self._frame_size[0]}x{self._frame_size[1]}; start a new stream with init()"
+            )
+        H, W = size
+        region = None
+        if self.model.config.grid_generator == "stn":
+            region = glimpse_region(windows, H, W)
+        if region is None:
+            return Frame(self.frame_tensor(frame), (0, 0), (H, W))
+        x0, y0, x1, y1 = region
+        crop = frame[y0:y1, x0:x1] if is_numpy else frame[..., y0:y1, x0:x1]
+        return Frame(self.frame_tensor(crop), (x0, y0), (H, W))
+
+    def _boxes_xyxy(self, boxes, fmt: str, frame_size: tuple[int, int]) -> Tensor:
+        """``boxes`` in ``fmt`` as ``(N, 4)`` xyxy; a box that is not finite, has no area or
+        lies wholly outside the ``(H, W)`` frame raises ``ValueError`` naming it."""
         if fmt not in BOX_FORMATS:
             raise ValueError(
                 f"unknown box format {fmt!r}; expected one of {', '.join(BOX_FORMATS)}"
             )
-        b = torch.as_tensor(np.asarray(boxes, dtype=np.float32), device=self.device)
-        if b.dim() == 1:
-            b = b[None]
-        if b.dim() != 2 or b.shape[1] != 4:
-            raise ValueError(f"boxes must be (N, 4), got {tuple(b.shape)}")
-        b = convert_boxes(b, fmt, "xyxy")
+        given = np.asarray(boxes, dtype=np.float64)
+        if given.ndim == 1:
+            given = given[None]
+        if given.ndim != 2 or given.shape[1] != 4:
+            raise ValueError(f"boxes must be (N, 4), got {tuple(given.shape)}")
+        b = convert_boxes(torch.as_tensor(given, dtype=torch.float32), fmt, "xyxy")
+        H, W = frame_size
+        for row, (x1, y1, x2, y2) in zip(given, b.tolist(), strict=True):
+            shown = ", ".join(f"{v:g}" for v in row)
+            if not np.isfinite(row).all():
+                raise ValueError(f"box ({shown}) in {fmt} is not finite")
+            if not (x2 > x1 and y2 > y1):
+                raise ValueError(f"box ({shown}) in {fmt} has no area")
+            if x2 <= 0 or y2 <= 0 or x1 >= W or y1 >= H:
+                raise ValueError(f"box ({shown}) in {fmt} lies outside the {W}x{H} frame")
         check_boxes(b)
-        return b
+        return b.to(self.device)
+
+    @staticmethod
+    def _size_of(frame: np.ndarray | Tensor) -> tuple[int, int]:
+        return tuple(frame.shape[:2] if isinstance(frame, np.ndarray) else frame.shape[-2:])
 
     # -- lifecycle -------------------------------------------------------------------------
     @torch.inference_mode()
     def init(self, frame: np.ndarray | Tensor, boxes, fmt: str = "xywh", ids=None) -> list[int]:
         """Forget every object and start tracking ``boxes`` (``(N, 4)`` in ``fmt``) in ``frame``.
 
-        ``fmt`` becomes the format of :meth:`update`'s output. Returns the new objects' ids.
-        The first frame is read whole (:meth:`add` reads only what the glimpses read), so a
-        single-object run reproduces the boxes recorded before :meth:`add` cropped.
+        ``fmt`` becomes the format of :meth:`update`'s output; ``ids`` as in :meth:`add`.
+        Returns the new objects' ids.
         """
         self._state, self._ids = None, []
         self._windows = torch.zeros(0, 4)
+        self._frame_size = None
         self.fmt = fmt
-        return self._add(frame, boxes, fmt, ids, crop=False)
-
-    def _init_state(
-        self, frame: np.ndarray | Tensor, xyxy: Tensor, crop: bool = True
-    ) -> TrackerState:
-        """:meth:`RecurrentTracker.init_state` at ``xyxy`` ``(N, 4)`` in ``frame``; with the STN
-        grid generator only the part of a numpy frame that the initial glimpses read is
-        converted (as :meth:`update` does), so starting or correcting an object costs the same
-        in any frame size."""
-        stn = self.model.config.grid_generator == "stn"
-        if crop and stn and isinstance(frame, np.ndarray):
-            region = glimpse_region(self.model.init_windows(xyxy), *frame.shape[:2])
-            if region is not None:
-                x0, y0, x1, y1 = region
-                shift = xyxy.new_tensor([x0, y0, x0, y0])  # (4,) crop -> frame pixels
-                state = self.model.init_state(self.frame_tensor(frame[y0:y1, x0:x1]), xyxy - shift)
-                return _shift_state(state, shift)
-        return self.model.init_state(self.frame_tensor(frame), xyxy)
+        new = self.add(frame, boxes, fmt=fmt, ids=ids)
+        self._frame_size = self._size_of(frame)
+        return new
 
     @torch.inference_mode()
     def add(self, frame: np.ndarray | Tensor, boxes, fmt: str | None = None, ids=None) -> list[int]:
@@ -198,10 +244,7 @@ class Tracker:
 
         ``ids`` (one int per box, none of them live) names the new objects with the caller's
         ids (one id space with the caller); by default they get the next free ids."""
-        return self._add(frame, boxes, fmt, ids, crop=True)
-
-    def _add(self, frame, boxes, fmt: str | None, ids, crop: bool) -> list[int]:
-        xyxy = self._boxes_xyxy(boxes, fmt or self.fmt)
+        xyxy = self._boxes_xyxy(boxes, fmt or self.fmt, self._size_of(frame))
         if ids is None:
             new = list(range(self._next_id, self._next_id + xyxy.shape[0]))
         else:
@@ -212,7 +255,7 @@ class Tracker:
                 raise ValueError(f"ids {new} repeat one another or a live object's")
         if not new:
             return []
-        state = self._init_state(frame, xyxy, crop)
+        state = self.model.init_state(self._frame(frame, self.model.first_windows(xyxy)), xyxy)
         self._state = state if self._state is None else _concat_states(self._state, state)
         self._next_id = max(self._next_id, max(new) + 1)
         self._ids += new
@@ -248,10 +291,10 @@ class Tracker:
             raise KeyError(f"no live objects with ids {sorted(unknown)}")
         if not ids or self._state is None:
             return
-        xyxy = self._boxes_xyxy(boxes, fmt or self.fmt)
+        xyxy = self._boxes_xyxy(boxes, fmt or self.fmt, self._size_of(frame))
         if xyxy.shape[0] != len(ids):
             raise ValueError(f"{len(ids)} ids but {xyxy.shape[0]} boxes")
-        fresh = self._init_state(frame, xyxy)
+        fresh = self.model.init_state(self._frame(frame, self.model.first_windows(xyxy)), xyxy)
         rows = torch.tensor([row_of[i] for i in ids], device=self.device)
         self._state = TrackerState(
             *(old.index_copy(0, rows, new) for old, new in zip(self._state, fresh, strict=True))
@@ -262,27 +305,15 @@ class Tracker:
     def update(self, frame: np.ndarray | Tensor) -> np.ndarray:
         """Track every live object into ``frame``: ``(N, 4)`` float boxes in the init format.
 
-        With the STN grid generator only the part of a numpy frame that the glimpses read is
-        converted to a tensor (the model sees that crop, its windows shifted to match), so the
-        cost of an update does not grow with the frame; the result is the full frame's up to
-        float rounding.
+        :attr:`scores` and :attr:`lost` then describe the same objects. Only the part of the
+        frame that the step's windows read is converted (computed once, with the step's own
+        :meth:`~ratrack.model.tracker.RecurrentTracker.read_windows`).
         """
         if self._state is None:
             return np.zeros((0, 4), dtype=np.float32)
-        state, shift = self._state, None
-        if isinstance(frame, np.ndarray) and self.model.config.grid_generator == "stn":
-            region = glimpse_region(self.model.read_windows(state), *frame.shape[:2])
-            if region is not None:
-                x0, y0, x1, y1 = region
-                frame = frame[y0:y1, x0:x1]
-                shift = state.window.new_tensor([x0, y0, x0, y0])  # (4,) crop -> frame pixels
-                state = _shift_state(state, -shift)
-        out, state = self.model.step(self.frame_tensor(frame), state)
-        if shift is not None:
-            out = out._replace(
-                box=out.box + shift, window=out.window + shift, next_window=out.next_window + shift
-            )
-            state = _shift_state(state, shift)
-        self._state = state
+        reads = self.model.read_windows(self._state)
+        out, self._state = self.model.step(
+            self._frame(frame, reads.union()), self._state, reads=reads
+        )
         self._windows = out.window.cpu()
         return convert_boxes(out.box, "xyxy", self.fmt).cpu().numpy()

@@ -25,7 +25,10 @@ Who is tracked:
 
 Outputs: a track file (:data:`OUT_FORMATS`: MOTChallenge results ``frame,id,x,y,w,h,conf,-1,-1,
 -1`` with 1-based frames, KITTI tracking results with 0-based frames and scores, or JSON lines
-with one object per frame) and an annotated video (boxes, ids, glimpse windows). Track ids start
+with one object per frame) and an annotated video (boxes, ids, glimpse windows). Without
+detections the score written is the tracker's own confidence (:attr:`Tracker.scores`); with
+``drop_lost`` the frames where an object is lost are left out. A track whose box has left the
+frame ends. Track ids start
 at 1 (after the largest id of an init file). Both are written to a temporary file beside the
 target and renamed when the run ends, so a failed run leaves nothing behind; an interrupted run
 (``KeyboardInterrupt``) keeps everything up to the last finished frame, complete and valid.
@@ -89,6 +92,9 @@ class TrackConfig:
     out_format: str = "mot"  # one of OUT_FORMATS
     object_type: str = "Car"  # KITTI type written for tracks whose class is unknown
     max_frames: int | None = None  # stop after this many frames with images (None: all)
+    # True: an object's rows are left out of the outputs on frames where the tracker has lost
+    # it (its score is below the model's lost_score; runs without detections only)
+    drop_lost: bool = False
     lifecycle: MultiTrackConfig | None = None  # None: the dashcam defaults per class (DASHCAM)
 
     def __post_init__(self) -> None:
@@ -475,6 +481,11 @@ def _write_tracks(
             frames, multi, starts=starts, detections=det_table, timing=timing
         ):
             start = time.perf_counter()
+            if config.drop_lost and det_table is None:
+                keep = tracks.scores >= multi.tracker.model.config.lost_score
+                tracks = tracks._replace(
+                    **{f: getattr(tracks, f)[keep] for f in FrameTracks._fields[:6]}
+                )
             if text_out is not None:
                 text_out.write_frame(format_frame(t, tracks, config.out_format, config.object_type))
             if video_out is not None:

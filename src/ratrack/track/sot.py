@@ -20,6 +20,7 @@ class SingleObjectTracker:
 
     def __init__(self, tracker: Tracker) -> None:
         self.tracker = tracker
+        self.scores: list[float] = []  # the confidence of every frame since init (1 at init)
 
     @classmethod
     def from_pretrained(
@@ -31,7 +32,10 @@ class SingleObjectTracker:
     def init(self, frame: np.ndarray, box_xyxy: np.ndarray) -> None:
         """Start following ``box_xyxy`` ``(4,)`` in ``frame``."""
         self.tracker.init(frame, np.asarray(box_xyxy, dtype=np.float32)[None], fmt="xyxy")
+        self.scores = [1.0]
 
     def update(self, frame: np.ndarray) -> np.ndarray:
-        """The object's xyxy box ``(4,)`` in ``frame``."""
-        return self.tracker.update(frame)[0]
+        """The object's xyxy box ``(4,)`` in ``frame``; its score joins :attr:`scores`."""
+        box = self.tracker.update(frame)[0]
+        self.scores.append(float(self.tracker.scores[0]))
+        return box

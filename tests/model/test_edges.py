@@ -1,0 +1,91 @@
+"""Frame edges (issue #13): samples outside the frame are never evidence for the matcher.
+
+Every test cuts its glimpses from a real frame (``otb/Car1``, a tuning sequence) at a window
+around an object at the frame's top-left corner, so the window reaches past two edges.
+"""
+
+import numpy as np
+import pytest
+import torch
+
+from ratrack.attention.stn import extract_glimpses
+from ratrack.data.formats import open_sequence
+from ratrack.model.config import TrackerConfig
+from ratrack.model.correlation import box_masks, masked_ncc, template_kernels
+from ratrack.model.glimpse import Frame, cut_glimpses, valid_masks
+from ratrack.track.online import Tracker
+
+CORNER_BOX = (1.0, 2.0, 31.0, 26.0)  # xyxy: a patch of road and car in Car1's top-left corner
+
+
+@pytest.fixture(scope="module")
+def car1(data_dir):
+    return open_sequence(data_dir / "otb" / "Car1", "otb")
+
+
+def _tensor(frame: np.ndarray) -> torch.Tensor:
+    x = torch.from_numpy(frame).float() / 255
+    return (x[None] if x.dim() == 2 else x.permute(2, 0, 1))[None]  # (1, C, H, W)
+
+
+def test_valid_masks_equal_bilinear_sampling_of_a_frame_of_ones(car1):
+    H, W = car1.frame(0).shape[:2]
+    windows = torch.tensor([[-40.0, -30.0, 50.0, 60.0], [W - 20.0, H - 70.0, W + 60.0, H + 10.0]])
+    sampled = extract_glimpses(torch.ones(2, 1, H, W), windows, (37, 37))  # (2, 1, 37, 37)
+    mask = valid_masks(windows, (37, 37), (H, W))
+    assert torch.equal(mask, (sampled >= 0.5 - 1e-5).float())
+    assert 0 < mask[0].mean() < 1 and 0 < mask[1].mean() < 1  # both windows cross two edges
+
+
+def test_masked_ncc_counts_only_pixels_inside_the_frame(car1):
+    frame = _tensor(car1.frame(0))  # (1, 3, 240, 320): Car1 is gray, read as RGB
+    H, W = frame.shape[-2:]
+    config = TrackerConfig(in_channels=frame.shape[1], match_size=32)
+    box = torch.tensor([CORNER_BOX])
+    side = 3 * 30.0
+    cx, cy = 16.0, 14.0
+    window = torch.tensor([[cx - side / 2, cy - side / 2, cx + side / 2, cy + side / 2]])
+    k, size = config.match_kernel, 32
+    glimpse = cut_glimpses(frame, window, config, (size, size))
+    rel = (box - window[:, [0, 1, 0, 1]]) / side * 2 - 1
+    top = (size - k) // 2
+    inside = valid_masks(window, (size, size), (H, W))[:, :, top : top + k, top : top + k]
+    mask = box_masks(rel, size, k) * inside
+    assert 0 < inside.mean() < 1  # the template itself reaches past the corner
+    kernel = template_kernels(glimpse, (k, k), mask)
+    # search the next frame's glimpse (the car moved) around the same corner window
+    search = cut_glimpses(Frame.whole(_tensor(car1.frame(1))), window, config, (size, size))
+    valid = valid_masks(window, (size, size), (H, W))
+    ncc, visible = masked_ncc(search, valid, kernel, mask)
+    n = size - k + 1
+    assert ncc.shape == visible.shape == (1, n, n)
+    # slow reference: plain NCC over the cells inside both the template's mask and the frame
+    for i, j in [(0, 0), (n // 2, n // 2), (3, n - 1), (n - 1, 2)]:
+        cells = (mask[0, 0] * valid[0, 0, i : i + k, j : j + k]).bool()
+        t = kernel[0][:, cells].flatten().double()
+        s = search[0, :, i : i + k, j : j + k][:, cells].flatten().double()
+        share = float(cells.sum() / mask.sum())
+        assert visible[0, i, j].item() == pytest.approx(share)
+        if cells.sum() < 2:
+            assert ncc[0, i, j] == 0
+            continue
+        t, s = t - t.mean(), s - s.mean()
+        expected = float((t * s).sum() / (t.norm() * s.norm()))
+        assert ncc[0, i, j].item() == pytest.approx(expected, abs=2e-3)
+    # zero padding is not evidence: the unmoved placement of the template on its own frame
+    # scores 1 although a third of the template lies outside the frame
+    ncc0, _ = masked_ncc(glimpse, valid, kernel, mask)
+    assert ncc0[0, n // 2, n // 2].item() == pytest.approx(1.0, abs=1e-3)
+
+
+def test_a_box_at_the_corner_is_never_placed_mostly_outside_the_frame(car1):
+    frame = car1.frame(0)
+    H, W = frame.shape[:2]
+    tracker = Tracker.from_pretrained("natural")
+    tracker.init(frame, np.array([CORNER_BOX]), fmt="xyxy")
+    for t in range(1, 6):
+        box = tracker.update(car1.frame(t))[0]
+        x1, y1, x2, y2 = box
+        inside = max(0.0, min(x2, W) - max(x1, 0)) * max(0.0, min(y2, H) - max(y1, 0))
+        assert inside >= 0.5 * (x2 - x1) * (y2 - y1), (t, box)
+        assert np.isfinite(tracker.scores).all()

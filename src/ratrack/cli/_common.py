@@ -1,4 +1,5 @@
-"""Helpers shared by the command groups: progress bars, JSON output, the real data folder."""
+"""Helpers shared by the command groups: progress bars, JSON output, the real data folder, and
+the one table from config fields to the options that set them."""
 
 from __future__ import annotations
 
@@ -8,7 +9,54 @@ from pathlib import Path
 
 import typer
 
-from ratrack.errors import RatrackError
+from ratrack.errors import ConfigError, RatrackError
+from ratrack.outputs import write_text
+
+OPTIONS = {  # config field -> command-line option (the same name in every command)
+    "steps": "--steps",
+    "batch_size": "--batch",
+    "lr": "--lr",
+    "seed": "--seed",
+    "iou_threshold": "--iou-threshold",
+    "min_score": "--min-score",
+    "birth_score": "--birth-score",
+    "max_misses": "--max-misses",
+    "max_frames": "--max-frames",
+    "out_format": "--format",
+    "object_type": "--object-type",
+    "device": "--device",
+    "weights": "--weights",
+    "canvas_size": "--canvas",
+    "num_digits": "--digits",
+    "length": "--length",
+    "num_sequences": "--num",
+    "sequences": "--sequences",
+    "digits": "--digits",
+    "frames": "--frames",
+    "threads": "--threads",
+    "peer_objects": "--peer-objects",
+    "statistic": "--statistic",
+    "pool": "--pool",
+}
+
+
+def user_message(exc: RatrackError) -> str:
+    """The one-line message of ``exc``, a :class:`ConfigError` naming its option, not its field."""
+    if isinstance(exc, ConfigError):
+        return f"{OPTIONS.get(exc.field, exc.field)} {exc.reason}"
+    return " ".join(str(exc).split())
+
+
+def config_error(exc: ValueError) -> RatrackError:
+    """A ``ValueError`` raised while building a config, as a user error: a :class:`ConfigError`
+    as it is, another message that starts with a field name (``"lr must be ..."``) reworded."""
+    if isinstance(exc, ConfigError):
+        return exc
+    message = str(exc)
+    head, _, rest = message.partition(" ")
+    if head in OPTIONS:
+        return ConfigError(head, rest)
+    return RatrackError(message)
 
 
 def _progress_bar(desc: str):
@@ -27,13 +75,10 @@ def _progress_bar(desc: str):
 
 
 def _write_json(path: Path | None, data: dict) -> None:
-
+    """Write ``data`` as JSON under the output policy (:mod:`ratrack.outputs`)."""
     if path is None:
         return
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(data, indent=2) + "\n")
-    tmp.replace(path)  # atomic: a reader never sees half a file
+    write_text(path, json.dumps(data, indent=2) + "\n", name="--json")
     typer.echo(f"json: {path}")
 
 

@@ -7,16 +7,7 @@ from typing import Annotated
 
 import typer
 
-from ratrack.errors import RatrackError
-
-TRACK_OPTIONS = {
-    "iou_threshold": "--iou-threshold",
-    "min_score": "--min-score",
-    "birth_score": "--birth-score",
-    "max_misses": "--max-misses",
-    "max_frames": "--max-frames",
-    "out_format": "--format",
-}
+from ratrack.cli._common import config_error
 
 
 def track(
@@ -70,10 +61,7 @@ def track(
             lifecycle=lifecycle,
         )
     except ValueError as exc:
-        message = str(exc)  # config field names -> the options that set them
-        for field, option in TRACK_OPTIONS.items():
-            message = message.replace(field, option)
-        raise RatrackError(message) from None
+        raise config_error(exc) from None
     bars: list = []  # the bar starts with the first frame: input errors print one line only
 
     def progress(done: int, total: int) -> None:

@@ -3,20 +3,29 @@
 from __future__ import annotations
 
 import logging
+import math
 from contextlib import nullcontext
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from ratrack.cli._common import _data_root, _progress_bar
-from ratrack.errors import RatrackError
+from ratrack.cli._common import _data_root, _progress_bar, config_error
+from ratrack.errors import RatrackError, check_number
+from ratrack.outputs import check_outputs
 
 TRAIN_DATA = ("bmnist", "natural")
 ROOT_HELP = "Real data folder for --data natural (default: $RATRACK_DATA or ../shared/data)."
 DEVICE_HELP = "auto (CUDA if available), cpu, cuda or cuda:N; under torchrun each process's GPU."
 BATCH_HELP = "Global batch: under torchrun split evenly over the processes."
 LR_HELP = "Peak learning rate, for the global batch (scale it with the batch, not the processes)."
+
+
+def _existing(path: Path) -> Path:
+    """``path``, which a run reports as its checkpoint: ``RatrackError`` if it is not there."""
+    if not Path(path).is_file():
+        raise RatrackError(f"{path}: the run ended without writing its checkpoint")
+    return path
 
 
 def _join_processes(device: str, amp: bool):
@@ -60,10 +69,10 @@ def pretrain(
         raise RatrackError(f"--data must be one of {', '.join(TRAIN_DATA)}, got {data!r}")
     try:
         config = PretrainConfig(steps=steps, batch_size=batch, lr=lr, seed=seed)
-        if pool <= 0:
-            raise ValueError(f"--pool must be positive, got {pool}")
+        check_number("pool", pool, low=1, high=10**6, integer=True)
     except ValueError as exc:
-        raise RatrackError(str(exc)) from None
+        raise config_error(exc) from None
+    check_outputs(folders={"--out": out}, inputs={"--root": root})
     dev = _join_processes(device, amp)
     main = distributed.is_main()
     try:
@@ -92,7 +101,9 @@ def pretrain(
     finally:
         distributed.cleanup()
     if main:
-        typer.echo(f"checkpoint: {path}")
+        if not all(math.isfinite(scores[k]) for k in ("iou_before", "iou_after")):
+            raise RatrackError(f"pretraining gave no usable result (held-out IoU {scores})")
+        typer.echo(f"checkpoint: {_existing(path)}")
         typer.echo(
             f"held-out window IoU: {scores['iou_before']:.3f} -> {scores['iou_after']:.3f} "
             f"after one correction ({scores['count']} glimpses)"
@@ -131,8 +142,12 @@ def train(
 
     if data not in TRAIN_DATA:
         raise RatrackError(f"--data must be one of {', '.join(TRAIN_DATA)}, got {data!r}")
-    if pool <= 0:
-        raise RatrackError(f"--pool must be positive, got {pool}")
+    try:
+        check_number("pool", pool, low=1, high=10**6, integer=True)
+        check_number("seed", seed, low=0, high=2**63 - 1, integer=True)
+        check_number("steps", steps, low=1, high=10**9, integer=True)
+    except ValueError as exc:
+        raise config_error(exc) from None
     real_pool = natural.pool_of_size(pool, seed=seed)
     longest = real_pool.length if data == "natural" else PoolConfig().length
     try:
@@ -146,7 +161,8 @@ def train(
             ),
         )
     except ValueError as exc:
-        raise RatrackError(str(exc)) from None
+        raise config_error(exc) from None
+    check_outputs(folders={"--out": out}, inputs={"--init-from": init_from, "--root": root})
     dev = _join_processes(device, amp)
     main = distributed.is_main()
     try:
@@ -182,7 +198,7 @@ def train(
     if main:
         typer.echo(
             f"trained to step {result.step} in {result.seconds:.1f} s; "
-            f"checkpoint {result.checkpoint}"
+            f"checkpoint {_existing(result.checkpoint)}"
         )
         for name, value in result.losses.items():
             typer.echo(f"  {name}: {value:.4f}")

@@ -11,6 +11,7 @@ import typer
 
 from ratrack.cli._common import _progress_bar
 from ratrack.errors import RatrackError
+from ratrack.outputs import check_outputs
 
 app = typer.Typer(help="The attention modules (STN, DRAW, NTM, RAM) on their classic tasks.")
 
@@ -30,6 +31,7 @@ def attention_train(
 
     if task not in TASKS:
         raise RatrackError(f"unknown task {task!r}; expected one of {', '.join(TASKS)}")
+    check_outputs(folders={"--out": out}, inputs={"--mnist": mnist})
     module = importlib.import_module(f"ratrack.attention.tasks.{task}")
     overrides: dict[str, object] = {"seed": seed, "out_dir": str(out / task)}
     if steps is not None:

@@ -7,8 +7,8 @@ from typing import Annotated
 
 import typer
 
-from ratrack.cli._common import _write_json
-from ratrack.errors import RatrackError
+from ratrack.cli._common import _write_json, config_error
+from ratrack.outputs import check_outputs
 
 app = typer.Typer(help="Benchmarks: tracker speed.", no_args_is_help=True)
 
@@ -48,7 +48,8 @@ def bench_speed(
             statistic=statistic,
         )
     except ValueError as exc:
-        raise RatrackError(str(exc)) from None
+        raise config_error(exc) from None
+    check_outputs({"--json": json_out}, inputs={"--frames-dir": frames_dir})
     with tqdm(total=frames, desc="bench", unit="frame") as bar:
         report = run_speed_benchmark(config, frames_dir, lambda n, total: bar.update(1))
     typer.echo(report.table())

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from ratrack.errors import RatrackError
+from ratrack.cli._common import config_error
 
 
 def demo(
@@ -23,7 +23,7 @@ def demo(
     try:
         config = DemoConfig(weights=weights, sequences=sequences, digits=digits)
     except ValueError as exc:
-        raise RatrackError(str(exc)) from None
+        raise config_error(exc) from None
     from tqdm import tqdm
 
     with tqdm(total=sequences, desc="tracking", unit="seq") as bar:

@@ -9,6 +9,7 @@ import typer
 
 from ratrack.cli._common import _write_json
 from ratrack.errors import RatrackError
+from ratrack.outputs import check_outputs
 
 app = typer.Typer(
     help="Evaluate trackers: single-object (sot) and multi-object (mot) scores.",
@@ -48,6 +49,13 @@ def eval_sot(
         raise RatrackError(f"--peers: {exc}") from None
     if pred is None and not names:
         raise RatrackError("nothing to evaluate: give --pred FILE and/or --peers")
+    if pred is not None and not pred.is_file():
+        raise RatrackError(f"--pred {pred}: file not found")
+    check_outputs(
+        {"--json": json_out},
+        folders={"--plot": plot},
+        inputs={"SEQUENCE": sequence_dir, "--pred": pred},
+    )
     fmt = detect_format(sequence_dir)
     options = {"track_id": track_id} if track_id is not None and fmt in ("mot", "kitti") else {}
     sequence = open_sequence(sequence_dir, fmt, **options)
@@ -84,6 +92,7 @@ def eval_mot(
         raise RatrackError(f"--iou must be in (0, 1], got {iou}")
     if workers < 1:
         raise RatrackError(f"--workers must be >= 1, got {workers}")
+    check_outputs({"--json": json_out}, inputs={"--gt": gt, "--pred": pred})
     report = evaluate_files(gt, pred, fmt, iou, workers=workers)
     typer.echo(format_mot_table(report, per_sequence=per_sequence))
     _write_json(json_out, report)

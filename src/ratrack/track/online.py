@@ -21,7 +21,7 @@ from torch import Tensor
 
 from ratrack.boxes import BOX_FORMATS, check_boxes, convert_boxes
 from ratrack.checkpoints import load_tracker
-from ratrack.errors import RatrackError
+from ratrack.errors import DataError, RatrackError
 from ratrack.model.tracker import RecurrentTracker, TrackerState
 
 WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
@@ -87,6 +87,7 @@ class Tracker:
         self._ids: list[int] = []
         self._next_id = 0
         self._windows = torch.zeros(0, 4)
+        self._frame_shape: tuple | None = None  # the stream's frame kind, set by init
 
     @classmethod
     def from_pretrained(
@@ -170,7 +171,24 @@ class Tracker:
         self._state, self._ids = None, []
         self._windows = torch.zeros(0, 4)
         self.fmt = fmt
+        self._frame_shape = None
+        self._frame_shape = self._check_frame(frame)
         return self.add(frame, boxes, fmt=fmt)
+
+    def _check_frame(self, frame: np.ndarray | Tensor) -> tuple:
+        """``frame``'s kind (type and shape); ``DataError`` when it differs from the stream's
+        first frame (another size, gray after RGB) or a float frame holds NaN or infinity."""
+        shape = (type(frame).__name__, tuple(getattr(frame, "shape", ())))
+        if isinstance(frame, Tensor) and frame.is_floating_point():
+            if not bool(torch.isfinite(frame).all()):
+                raise DataError("frame holds NaN or infinite pixels")
+        if self._frame_shape is not None and shape != self._frame_shape:
+            raise DataError(
+                f"frame is a {shape[0]} of shape {shape[1]}, the stream started with a "
+                f"{self._frame_shape[0]} of shape {self._frame_shape[1]}: a stream's frames keep "
+                "one size and channel count (call init to start another)"
+            )
+        return shape
 
     @torch.inference_mode()
     def add(self, frame: np.ndarray | Tensor, boxes, fmt: str | None = None) -> list[int]:
@@ -231,6 +249,7 @@ class Tracker:
         cost of an update does not grow with the frame; the result is the full frame's up to
         float rounding.
         """
+        self._check_frame(frame)
         if self._state is None:
             return np.zeros((0, 4), dtype=np.float32)
         state, shift = self._state, None

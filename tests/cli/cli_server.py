@@ -27,8 +27,13 @@ def _preload() -> None:
     import torch
 
     import ratrack.cli  # noqa: F401
+    import ratrack.data.export  # noqa: F401
+    import ratrack.track.run  # noqa: F401
+    import ratrack.train.tracker  # noqa: F401
+    from ratrack.data.mnist import load_embedded_digits
 
     torch.set_num_threads(1)
+    load_embedded_digits()  # parsed once (seconds), inherited by every command's process
 
 
 def _child(request: dict) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 
 import typer
@@ -49,13 +50,10 @@ def user_message(exc: RatrackError) -> str:
 
 def config_error(exc: ValueError) -> RatrackError:
     """A ``ValueError`` raised while building a config, as a user error: a :class:`ConfigError`
-    as it is, another message that starts with a field name (``"lr must be ..."``) reworded."""
+    as it is; another message has the config fields it names replaced by their options."""
     if isinstance(exc, ConfigError):
         return exc
-    message = str(exc)
-    head, _, rest = message.partition(" ")
-    if head in OPTIONS:
-        return ConfigError(head, rest)
+    message = re.sub(r"\b[a-z_]+\b", lambda m: OPTIONS.get(m.group(0), m.group(0)), str(exc))
     return RatrackError(message)
 
 

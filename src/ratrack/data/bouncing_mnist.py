@@ -70,10 +70,10 @@ class BouncingMnistConfig:
                 f"{4 * self.length * h * w / 2**30:.1f} GiB per sequence (at most "
                 f"{MAX_SEQUENCE_BYTES / 2**30:g} GiB)",
             )
-        if self.digit_size < 1 or min(h, w) < self.digit_size:
-            raise ValueError(
-                f"digit_size must be in [1, min(canvas_size)], got {self.digit_size} "
-                f"for canvas {self.canvas_size}"
+        check_number("digit_size", self.digit_size, low=1, integer=True)
+        if min(h, w) < self.digit_size:
+            raise ConfigError(
+                "canvas_size", f"must be at least the digit size {self.digit_size}, got {h}x{w}"
             )
         if self.num_digits < 1:
             raise ValueError(f"num_digits must be >= 1, got {self.num_digits}")

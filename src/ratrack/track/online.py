@@ -175,20 +175,25 @@ class Tracker:
         self._frame_shape = self._check_frame(frame)
         return self.add(frame, boxes, fmt=fmt)
 
-    def _check_frame(self, frame: np.ndarray | Tensor) -> tuple:
-        """``frame``'s kind (type and shape); ``DataError`` when it differs from the stream's
-        first frame (another size, gray after RGB) or a float frame holds NaN or infinity."""
-        shape = (type(frame).__name__, tuple(getattr(frame, "shape", ())))
-        if isinstance(frame, Tensor) and frame.is_floating_point():
-            if not bool(torch.isfinite(frame).all()):
+    def _check_frame(self, frame: np.ndarray | Tensor) -> tuple | None:
+        """``frame``'s ``(H, W, C)``; ``DataError`` when it differs from the stream's first
+        frame (another size, gray after RGB) or a float frame holds NaN or infinity."""
+        shape = tuple(getattr(frame, "shape", ()))
+        if isinstance(frame, Tensor) and len(shape) == 3:
+            if frame.is_floating_point() and not bool(torch.isfinite(frame).all()):
                 raise DataError("frame holds NaN or infinite pixels")
-        if self._frame_shape is not None and shape != self._frame_shape:
+            kind = (shape[1], shape[2], shape[0])  # (C, H, W) -> (H, W, C)
+        elif isinstance(frame, np.ndarray) and len(shape) in (2, 3):
+            kind = (shape[0], shape[1], shape[2] if len(shape) == 3 else 1)
+        else:
+            return None  # frame_tensor says what is wrong with it
+        if self._frame_shape is not None and kind != self._frame_shape:
+            (h, w, c), (H, W, C) = kind, self._frame_shape
             raise DataError(
-                f"frame is a {shape[0]} of shape {shape[1]}, the stream started with a "
-                f"{self._frame_shape[0]} of shape {self._frame_shape[1]}: a stream's frames keep "
-                "one size and channel count (call init to start another)"
+                f"frame is {w}x{h} with {c} channels, the stream started with {W}x{H} with "
+                f"{C}: a stream's frames keep one size and channel count (init starts another)"
             )
-        return shape
+        return kind
 
     @torch.inference_mode()
     def add(self, frame: np.ndarray | Tensor, boxes, fmt: str | None = None) -> list[int]:

@@ -50,6 +50,7 @@ def main(argv: list[str] | None = None) -> None:
     try:
         with command.make_context("ratrack", list(sys.argv[1:] if argv is None else argv)) as ctx:
             command.invoke(ctx)
+        sys.exit(0)
     except typer.Exit as exc:  # --help, or a command's own exit
         sys.exit(exc.exit_code)
     except typer.Abort:

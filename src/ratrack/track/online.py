@@ -176,19 +176,23 @@ class Tracker:
         return self.add(frame, boxes, fmt=fmt)
 
     def _check_frame(self, frame: np.ndarray | Tensor) -> tuple | None:
-        """``frame``'s ``(H, W, C)``; ``DataError`` when it differs from the stream's first
-        frame (another size, gray after RGB) or a float frame holds NaN or infinity."""
+        """``frame``'s ``(type, H, W, C)``; ``DataError`` when its size differs from the
+        stream's first frame, or its channels from the first frame of its type (gray numpy
+        after RGB numpy), or a float frame holds NaN or infinity."""
         shape = tuple(getattr(frame, "shape", ()))
         if isinstance(frame, Tensor) and len(shape) == 3:
             if frame.is_floating_point() and not bool(torch.isfinite(frame).all()):
                 raise DataError("frame holds NaN or infinite pixels")
-            kind = (shape[1], shape[2], shape[0])  # (C, H, W) -> (H, W, C)
+            kind = ("tensor", shape[1], shape[2], shape[0])  # (C, H, W)
         elif isinstance(frame, np.ndarray) and len(shape) in (2, 3):
-            kind = (shape[0], shape[1], shape[2] if len(shape) == 3 else 1)
+            kind = ("numpy", shape[0], shape[1], shape[2] if len(shape) == 3 else 1)
         else:
             return None  # frame_tensor says what is wrong with it
-        if self._frame_shape is not None and kind != self._frame_shape:
-            (h, w, c), (H, W, C) = kind, self._frame_shape
+        first = self._frame_shape
+        if first is not None and (
+            kind[1:3] != first[1:3] or (kind[0] == first[0] and kind != first)
+        ):
+            (_, h, w, c), (_, H, W, C) = kind, first
             raise DataError(
                 f"frame is {w}x{h} with {c} channels, the stream started with {W}x{H} with "
                 f"{C}: a stream's frames keep one size and channel count (init starts another)"

@@ -26,9 +26,9 @@ def _preload() -> None:
     import scipy.optimize  # noqa: F401
     import torch
 
-    import ratrack.cli  # noqa: F401
-    import ratrack.data.export  # noqa: F401
-    import ratrack.track.run  # noqa: F401
+    import ratrack.cli
+    import ratrack.data.export
+    import ratrack.track.run
     import ratrack.train.tracker  # noqa: F401
     from ratrack.data.mnist import load_embedded_digits
 

@@ -97,3 +97,18 @@ def test_resume_from_another_config_is_one_line(tmp_path):
     message = str(info.value)
     assert "another model config" in message and "hidden_size" in message
     assert "\n" not in message and len(message) < 250
+
+
+def test_pretraining_without_a_finite_loss_writes_no_checkpoint(tmp_path):
+    from ratrack.data.canvases import Canvases
+    from ratrack.train.pretrain import GlimpseCorrector, pretrain_conv
+
+    torch.manual_seed(0)
+    boxes = torch.tensor([[20.0, 20, 40, 40]]).repeat(8, 1)
+    nan_images = torch.full((8, 1, 64, 64), float("nan"))
+    config = PretrainConfig(steps=3, batch_size=4, lr=1e-3, log_every=1)
+    with pytest.raises(RatrackError, match="no usable weights"):
+        pretrain_conv(
+            GlimpseCorrector(config=TINY), Canvases(nan_images, boxes), config, out_dir=tmp_path
+        )
+    assert not (tmp_path / "pretrain.pt").exists()

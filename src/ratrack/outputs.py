@@ -298,9 +298,19 @@ class Output:
         self._file = open(self.write_path, mode, **kwargs)  # closed by commit/abort
         return self._file
 
-    def _close(self) -> None:
+    def _close(self, *, quiet: bool = False) -> None:
+        """Close the file from :meth:`open`; a failing final flush raises ``RatrackError``
+        naming the output (or, ``quiet``, is ignored: the output is being dropped anyway)."""
         if self._file is not None and not self._file.closed:
-            self._file.close()
+            try:
+                self._file.close()
+            except OSError as exc:
+                if not quiet:
+                    self._file = None
+                    self.abort()
+                    raise RatrackError(
+                        f"{self.name} {self.path}: cannot write ({exc.strerror or exc})"
+                    ) from None
 
     def commit(self) -> Path:
         """Close the file and put it in place (rename over the target; a special file was
@@ -325,7 +335,7 @@ class Output:
         """Close and remove what was written, and the folders this output created."""
         if self.done:
             return
-        self._close()
+        self._close(quiet=True)
         self.done = True
         self._discard_temp()
 

@@ -246,15 +246,20 @@ def test_fifo_and_symlink_outputs_are_written_through(cli, work):
     assert sorted(p.name for p in work.iterdir()) == ["fifo", "in", "link.txt", "target.txt"]
 
 
-def test_device_output_stays_a_device(cli, work):
-    if os.geteuid() == 0:  # a private null device: the real /dev/null is never at risk
-        device = work / "null"
-        os.mknod(device, 0o666 | stat.S_IFCHR, os.makedev(1, 3))
-    else:  # an unprivileged user cannot replace /dev/null whatever the code does
-        device = Path("/dev/null")
+@pytest.mark.parametrize(("name", "minor"), [("null", 3), ("full", 7)])
+def test_device_output_stays_a_device(cli, work, name, minor):
+    if os.geteuid() == 0:  # a private device node: the real /dev/null and /dev/full are safe
+        device = work / name
+        os.mknod(device, 0o666 | stat.S_IFCHR, os.makedev(1, minor))
+    else:  # an unprivileged user cannot replace /dev/* whatever the code does
+        device = Path("/dev") / name
     result = cli(*track("--init", INIT, "--out", device, "--format", "jsonl"), cwd=work)
-    assert result.rc == 0, result.err
+    if name == "null":
+        assert result.rc == 0, result.err
+    else:  # writing to /dev/full fails: one line naming the output
+        assert_refused(result, "--out", device, "No space left")
     assert stat.S_ISCHR(device.lstat().st_mode)
+    assert os.stat(device).st_rdev == os.makedev(1, minor)
 
 
 # --- 3. a checkpoint is reported only if it exists; non-finite learning rates ---------------

@@ -71,9 +71,13 @@ class TrackFile:
         self._done = 0  # bytes of finished frames
 
     def write_frame(self, text: str) -> None:
-        self._file.write(text.encode())
-        self._file.flush()
-        self._done += len(text.encode())
+        data = text.encode()
+        try:
+            self._file.write(data)
+            self._file.flush()
+        except OSError as exc:  # a full disk or device: name the output, not a traceback
+            raise RatrackError(f"--out {self.path}: cannot write ({exc.strerror or exc})") from None
+        self._done += len(data)
 
     def commit(self) -> None:
         self._output.commit()

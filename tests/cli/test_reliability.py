@@ -214,6 +214,24 @@ def test_output_equal_to_init_file_detections_or_a_frame_is_refused(cli, work, d
     )
 
 
+def test_output_equal_to_a_dataset_file_is_refused(cli, work, data_dir):
+    """A MOTChallenge folder's ground truth and seqinfo.ini are inputs too."""
+    seq = work / "MOT-X"
+    (seq / "img1").mkdir(parents=True)
+    (seq / "gt").mkdir()
+    for i, name in enumerate(("0001.jpg", "0002.jpg"), start=1):
+        (seq / "img1" / f"{i:06d}.jpg").write_bytes(
+            (data_dir / "otb/Crossing/img" / name).read_bytes()
+        )
+    (seq / "gt" / "gt.txt").write_text("1,1,206,152,17,50,1,1,1\n2,1,204,151,17,50,1,1,1\n")
+    (seq / "seqinfo.ini").write_text(
+        "[Sequence]\nname=MOT-X\nimDir=img1\nframeRate=10\nseqLength=2\nimWidth=360\n"
+        "imHeight=240\nimExt=.jpg\n"
+    )
+    for target in ("MOT-X/gt/gt.txt", "MOT-X/seqinfo.ini"):
+        refused(cli, work, "track", "MOT-X", "--init", INIT, "--out", target, names=[target])
+
+
 def test_out_and_video_on_one_path_are_refused(cli, work):
     refused(
         cli,

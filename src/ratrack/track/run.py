@@ -70,6 +70,7 @@ from ratrack.track.sources import (
     iter_frames,
     open_source,
     present_frames,
+    source_files,
 )
 
 log = logging.getLogger(__name__)
@@ -330,7 +331,7 @@ def run_track(
     check_outputs(
         {"--out": out, "--video": video},
         inputs={
-            "SOURCE": [seq.path, *(p for p in getattr(seq, "paths", None) or () if p)],
+            "SOURCE": source_files(seq),
             "--init-file": init_file,
             "--detections": detections,
             "--weights": weights_file,

@@ -36,6 +36,9 @@ OPTIONS = {  # config field -> command-line option (the same name in every comma
     "frames": "--frames",
     "threads": "--threads",
     "peer_objects": "--peer-objects",
+    "peer": "--peer",
+    "batch_sizes": "--batch-sizes",
+    "sizes": "--sizes",
     "statistic": "--statistic",
     "pool": "--pool",
 }

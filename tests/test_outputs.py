@@ -167,3 +167,12 @@ def test_first_signal_is_a_request_second_interrupts(signum):
         stop.raise_if_set("kept 3 frames")
     assert str(info.value) == "kept 3 frames" and isinstance(info.value, KeyboardInterrupt)
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # restored
+
+
+def test_long_names(tmp_path):
+    name = "a" * 250 + ".txt"  # fits; its temporary file must fit too
+    check_outputs({"--out": tmp_path / name})
+    write_text(tmp_path / name, "x\n")
+    assert _listing(tmp_path) == [name]
+    with pytest.raises(RatrackError, match="longer than 255 bytes"):
+        check_outputs({"--out": tmp_path / ("b" * 300)})

@@ -197,6 +197,8 @@ def check_outputs(
             raise RatrackError(f"{name} {path}: is a folder; give a file name")
         if Path(path).name in ("", ".", ".."):
             raise RatrackError(f"{name} {path}: not a file name")
+        if len(os.fsencode(Path(path).name)) > 255:
+            raise RatrackError(f"{name} {path}: file name longer than 255 bytes")
     for name, path in folders.items():
         if os.path.exists(path) and not os.path.isdir(path):
             raise RatrackError(f"{name} {path}: is a file; give a folder")
@@ -270,8 +272,8 @@ class Output:
             self._created = _make_folders(self.target.parent)
             suffix = "".join(self.target.suffixes[-1:])
             for _ in range(100):
-                temp = self.target.with_name(
-                    f".{self.target.stem}.{secrets.token_hex(4)}.partial{suffix}"
+                temp = self.target.with_name(  # short enough wherever the target's name fits
+                    f".{self.target.stem[:64]}.{secrets.token_hex(4)}.partial{suffix[:16]}"
                 )
                 try:
                     os.close(os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))

@@ -137,11 +137,11 @@ def run_demo(
             if progress is not None:
                 progress(n + 1, config.sequences)
     except BaseException:
-        if writer is not None:
+        if writer is not None and output is not None:
             writer.release()
             output.abort()
         raise
-    if writer is not None:
+    if writer is not None and output is not None:
         writer.release()
         output.commit()
     ious_all = np.concatenate([i.reshape(-1) for i in ious])

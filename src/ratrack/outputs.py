@@ -165,7 +165,9 @@ def _probe_folder(folder: Path, name: str, path: PathLike) -> None:
         probe.unlink()
 
 
-def _flatten(inputs: Mapping[str, object]) -> list[tuple[str, PathLike]]:
+def _flatten(
+    inputs: Mapping[str, PathLike | Iterable[PathLike | None] | None],
+) -> list[tuple[str, PathLike]]:
     out: list[tuple[str, PathLike]] = []
     for name, value in inputs.items():
         if value is None:
@@ -173,7 +175,7 @@ def _flatten(inputs: Mapping[str, object]) -> list[tuple[str, PathLike]]:
         if isinstance(value, (str, os.PathLike)):
             out.append((name, value))
         else:
-            out += [(name, v) for v in value if v is not None]  # type: ignore[union-attr]
+            out += [(name, v) for v in value if v is not None]
     return out
 
 
@@ -189,20 +191,22 @@ def check_outputs(
     not given); ``inputs`` maps an option or role (``"SOURCE"``) to the path, or paths, it reads.
     Raises ``RatrackError`` naming the option and the path.
     """
-    files = {k: v for k, v in (files or {}).items() if v is not None}
-    folders = {k: v for k, v in (folders or {}).items() if v is not None}
+    file_outputs: dict[str, PathLike] = {k: v for k, v in (files or {}).items() if v is not None}
+    folder_outputs: dict[str, PathLike] = {
+        k: v for k, v in (folders or {}).items() if v is not None
+    }
     given = _flatten(inputs or {})
-    for name, path in files.items():
+    for name, path in file_outputs.items():
         if os.path.isdir(path):
             raise RatrackError(f"{name} {path}: is a folder; give a file name")
         if Path(path).name in ("", ".", ".."):
             raise RatrackError(f"{name} {path}: not a file name")
         if len(os.fsencode(Path(path).name)) > 255:
             raise RatrackError(f"{name} {path}: file name longer than 255 bytes")
-    for name, path in folders.items():
+    for name, path in folder_outputs.items():
         if os.path.exists(path) and not os.path.isdir(path):
             raise RatrackError(f"{name} {path}: is a file; give a folder")
-    outputs = list(files.items()) + list(folders.items())
+    outputs = list(file_outputs.items()) + list(folder_outputs.items())
     for name, path in outputs:
         for role, source in given:
             if same_file(path, source):
@@ -213,7 +217,7 @@ def check_outputs(
         for other, other_path in outputs[:i]:
             if same_file(path, other_path):
                 raise RatrackError(f"{other} and {name} name the same path {path}")
-    for name, path in files.items():
+    for name, path in file_outputs.items():
         if _is_special(path):
             if not os.access(path, os.W_OK):
                 raise RatrackError(f"{name} {path}: not writable")
@@ -222,7 +226,7 @@ def check_outputs(
         if target.exists() and not os.access(target, os.W_OK):
             raise RatrackError(f"{name} {path}: the file exists and is read-only")
         _probe_folder(target.parent, name, path)
-    for name, path in folders.items():
+    for name, path in folder_outputs.items():
         _probe_folder(Path(_resolved(path)), name, path)
 
 

@@ -253,7 +253,7 @@ def first_bad_box(boxes: np.ndarray, frame_size: tuple[int, int]) -> tuple[int, 
     if not bad.any():
         return None
     row = int(np.flatnonzero(bad)[0])
-    return row, next(reason for mask, reason in checks if mask[row])
+    return row, next(reason for mask, reason in checks if np.asarray(mask)[row])
 
 
 def check_table_boxes(

@@ -67,15 +67,14 @@ class SpeedConfig:
         check_number("frames", self.frames, low=2, high=100_000, integer=True)
         if not self.batch_sizes:
             raise ConfigError("batch_sizes", "give at least one batch size")
-        for size in self.batch_sizes:
-            check_number("batch_sizes", size, low=1, high=MAX_BATCH, integer=True)
+        for count in self.batch_sizes:
+            check_number("batch_sizes", count, low=1, high=MAX_BATCH, integer=True)
         if len(set(self.batch_sizes)) != len(self.batch_sizes):
             raise ConfigError("batch_sizes", f"one listed twice in {self.batch_sizes}")
         if not self.sizes or any(len(s) != 2 for s in self.sizes):
             raise ConfigError("sizes", f"must be (H, W) pairs, got {self.sizes}")
-        for size in self.sizes:
-            for side in size:
-                check_number("sizes", side, low=32, high=MAX_SIDE, integer=True)
+        for side in (side for pair in self.sizes for side in pair):
+            check_number("sizes", side, low=32, high=MAX_SIDE, integer=True)
         if len(set(self.sizes)) != len(self.sizes):
             raise ConfigError("sizes", f"one listed twice in {self.sizes}")
         if self.peer is not None and self.peer not in PEERS:

@@ -444,6 +444,22 @@ def test_sigterm_during_data_bmnist_leaves_only_whole_sequences(cli, work):
         assert len(list((seq / "img1").iterdir())) == 30
 
 
+def test_sigterm_during_train_writes_the_checkpoint(cli, work):
+    pid = cli.start(
+        "train", "--data", "bmnist", "--steps", 100000, "--batch", 2, "--pool", 4,
+        "--out", "run", "--device", "cpu", cwd=work,
+    )  # fmt: skip
+    log = work / "run" / "log.csv"
+    _wait_for(lambda: log.is_file() and len(log.read_text().splitlines()) >= 2, timeout=120)
+    os.kill(pid, signal.SIGTERM)
+    result = cli.wait()
+    assert result.rc == 143, result.err
+    assert "Traceback" not in result.err and "last.pt" in result.lines[-1]
+    payload = torch.load(work / "run" / "last.pt", weights_only=True)
+    assert 25 <= payload["step"] < 100000
+    assert sorted(p.name for p in (work / "run").iterdir()) == ["last.pt", "log.csv"]
+
+
 # --- 7. frames that change size -------------------------------------------------------------
 
 

@@ -8,17 +8,16 @@ be rebuilt from it without unpickling code.
 from __future__ import annotations
 
 import dataclasses
-import os
-import tempfile
 import typing
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from ratrack.errors import RatrackError
+from ratrack.errors import ConfigError, RatrackError
 from ratrack.model.config import TrackerConfig
 from ratrack.model.tracker import RecurrentTracker
+from ratrack.outputs import Output
 
 FORMAT_VERSION = 1
 TRACKER_KIND = "tracker"  # checkpoints of a RecurrentTracker (training and shipped weights)
@@ -35,9 +34,10 @@ def save_checkpoint(
     step: int = 0,
     metrics: dict[str, float] | None = None,
 ) -> Path:
-    """Write a checkpoint atomically: to a temp file in the same folder, then rename."""
+    """Write a checkpoint under the output policy (:mod:`ratrack.outputs`): to a temporary
+    file in the same folder, then renamed over ``path``, so a reader (or a resumed run) never
+    sees half a checkpoint."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     payload = {
         "format_version": FORMAT_VERSION,
         "kind": kind,
@@ -47,24 +47,26 @@ def save_checkpoint(
         "step": int(step),
         "metrics": dict(metrics or {}),
     }
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        torch.save(payload, tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    with Output(path, name="checkpoint") as out:
+        torch.save(payload, out.write_path)
     return path
 
 
 def load_checkpoint(
     path: str | Path, *, kind: str | None = None, map_location: Any = "cpu"
 ) -> dict:
-    """Load a checkpoint with ``weights_only=True``; check its version and (optionally) kind."""
+    """Load a checkpoint with ``weights_only=True``; check its version, (optionally) its kind,
+    and that its weights are finite (a diverged run's NaN weights would track nothing)."""
     path = Path(path)
     if not path.is_file():
         raise RatrackError(f"{path}: checkpoint not found")
+    try:
+        if isinstance(map_location, str):
+            torch.device(map_location)
+    except RuntimeError:
+        raise ConfigError(
+            "device", f"{map_location!r} is not a torch device (cpu, cuda, cuda:1)"
+        ) from None
     try:
         payload = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as exc:  # torch raises many types for corrupt files
@@ -73,14 +75,52 @@ def load_checkpoint(
         ) from None
     if not isinstance(payload, dict) or "format_version" not in payload:
         raise RatrackError(f"{path}: not a ratrack checkpoint (no format_version)")
-    if payload["format_version"] > FORMAT_VERSION:
+    version = payload["format_version"]
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        raise RatrackError(
+            f"{path}: not a ratrack checkpoint (format_version {version!r} is not a version number)"
+        )
+    if version > FORMAT_VERSION:
         raise RatrackError(
             f"{path}: checkpoint format {payload['format_version']} is newer than this ratrack "
             f"({FORMAT_VERSION}); upgrade ratrack"
         )
     if kind is not None and payload.get("kind") != kind:
         raise RatrackError(f"{path}: checkpoint holds a {payload.get('kind')!r}, expected {kind!r}")
+    weights = payload.get("model")
+    if not isinstance(weights, dict):
+        raise RatrackError(f"{path}: not a ratrack checkpoint (no model weights)")
+    for name, value in weights.items():
+        if isinstance(value, torch.Tensor) and value.is_floating_point():
+            if not bool(torch.isfinite(value).all()):
+                raise RatrackError(
+                    f"{path}: weights are not finite ({name} holds NaN or infinity); "
+                    "the run that wrote them diverged"
+                )
     return payload
+
+
+def load_weights(module: torch.nn.Module, state: dict[str, Any], path: object) -> None:
+    """``module.load_state_dict(state)``; a mismatch raises ``RatrackError`` naming ``path``
+    and a few of the parameters that differ (not torch's whole listing)."""
+    own = module.state_dict()
+    missing = [k for k in own if k not in state]
+    unexpected = [k for k in state if k not in own]
+    shapes = [k for k in own if k in state and getattr(state[k], "shape", None) != own[k].shape]
+    if missing or unexpected or shapes:
+        parts = [
+            f"{len(names)} {what} ({', '.join(names[:2])}{', ...' if len(names) > 2 else ''})"
+            for names, what in (
+                (missing, "missing"),
+                (unexpected, "unexpected"),
+                (shapes, "of another shape"),
+            )
+            if names
+        ]
+        raise RatrackError(
+            f"{path}: its weights were made for another model config: {'; '.join(parts)}"
+        )
+    module.load_state_dict(state)
 
 
 def config_from_dict(cls: type, values: dict[str, Any]) -> Any:
@@ -145,7 +185,8 @@ def load_tracker(
     try:
         config = config_from_dict(TrackerConfig, payload["config"]["model"])
         model = RecurrentTracker(config=config)
-        model.load_state_dict(payload["model"])
     except (KeyError, TypeError, RuntimeError, ValueError) as exc:
-        raise RatrackError(f"{path}: not a valid tracker checkpoint ({exc})") from None
+        reason = " ".join(str(exc).split())[:120]
+        raise RatrackError(f"{path}: not a valid tracker checkpoint ({reason})") from None
+    load_weights(model, payload["model"], path)
     return model.to(map_location), payload

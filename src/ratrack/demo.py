@@ -20,9 +20,11 @@ import numpy as np
 import torch
 
 from ratrack.boxes import box_iou_elementwise
+from ratrack.errors import RatrackError, check_number
 from ratrack.eval.bmnist import evaluation_clips
 from ratrack.eval.metrics import success_auc
 from ratrack.eval.mot import frames_from_columns, score_frames
+from ratrack.outputs import Output, check_outputs
 from ratrack.track.online import Tracker
 
 log = logging.getLogger(__name__)
@@ -44,10 +46,12 @@ class DemoConfig:
     seed: int = DEMO_SEED
 
     def __post_init__(self) -> None:
-        if min(self.sequences, self.digits, self.scale, self.fps) <= 0 or self.length < 2:
-            raise ValueError(f"DemoConfig values must be positive (length >= 2), got {self}")
-        if self.video_sequences < 0:
-            raise ValueError(f"video_sequences must be >= 0, got {self.video_sequences}")
+        check_number("sequences", self.sequences, low=1, high=10_000, integer=True)
+        check_number("digits", self.digits, low=1, high=64, integer=True)
+        check_number("length", self.length, low=2, high=10_000, integer=True)
+        check_number("video_sequences", self.video_sequences, low=0, integer=True)
+        check_number("scale", self.scale, low=1, high=64, integer=True)
+        check_number("fps", self.fps, low=1, high=1000, integer=True)
 
 
 @dataclass(frozen=True)
@@ -88,22 +92,24 @@ def run_demo(
 ) -> DemoResult:
     """Generate, track and score the demo sequences; write the video to ``out`` (mp4v) if given."""
 
+    check_outputs({"--out": out})
     tracker = Tracker.from_pretrained(config.weights)
     frames, boxes = evaluation_clips(
         config.sequences, num_digits=config.digits, length=config.length, seed=config.seed
     )
     frames_u8 = (frames[:, :, 0] * 255).round().byte().numpy()  # (N, T, H, W)
-    writer = None
+    writer = output = None
     if out is not None and config.video_sequences > 0:
         import cv2
 
-        out = Path(out)
-        out.parent.mkdir(parents=True, exist_ok=True)
+        output = Output(out, name="--out")  # written beside, renamed into place at the end
         H, W = frames_u8.shape[2:]
         size = (W * config.scale, H * config.scale)
-        writer = cv2.VideoWriter(str(out), cv2.VideoWriter_fourcc(*"mp4v"), config.fps, size)
+        code = cv2.VideoWriter_fourcc(*"mp4v")
+        writer = cv2.VideoWriter(str(output.write_path), code, config.fps, size)
         if not writer.isOpened():
-            raise OSError(f"{out}: OpenCV cannot open an mp4v video writer here")
+            output.abort()
+            raise RatrackError(f"--out {out}: OpenCV cannot open an mp4v video writer here")
     ious, gt_rows, pred_rows = [], [], []
     seconds = 0.0
     try:
@@ -130,9 +136,14 @@ def run_demo(
                     writer.write(_draw(frames_u8[n, t], gt[t], pred[t], windows[t], config.scale))
             if progress is not None:
                 progress(n + 1, config.sequences)
-    finally:
-        if writer is not None:
+    except BaseException:
+        if writer is not None and output is not None:
             writer.release()
+            output.abort()
+        raise
+    if writer is not None and output is not None:
+        writer.release()
+        output.commit()
     ious_all = np.concatenate([i.reshape(-1) for i in ious])
     cat = [np.concatenate(c) for c in zip(*gt_rows, strict=True)]
     pcat = [np.concatenate(c) for c in zip(*pred_rows, strict=True)]

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import math
+import numbers
+
 
 class RatrackError(Exception):
     """A user-facing error: the CLI prints its message on one line and exits non-zero."""
@@ -39,3 +42,33 @@ class ConfigError(RatrackError, ValueError):
     def message(self, name: str) -> str:
         """The message with the setting called ``name`` (the CLI passes its option)."""
         return f"{name}{'' if self.detail.startswith(':') else ' '}{self.detail}"
+
+
+def check_number(
+    field: str,
+    value: float,
+    *,
+    low: float | None = None,
+    high: float | None = None,
+    low_open: bool = False,
+    integer: bool = False,
+) -> None:
+    """``ConfigError`` unless ``value`` is a finite number (an integer when ``integer``) in
+    ``[low, high]`` (``(low, high]`` when ``low_open``); None bounds are open-ended."""
+    kind = "an integer" if integer else "a finite number"
+    if low is not None and high is not None:
+        where = f" in {'(' if low_open else '['}{low:g}, {high:g}]"
+    elif low is not None:
+        where = f" {'>' if low_open else '>='} {low:g}"
+    else:
+        where = f" <= {high:g}" if high is not None else ""
+    ok = isinstance(value, numbers.Real) and not isinstance(value, bool)
+    ok = ok and math.isfinite(value)
+    if ok and integer:
+        ok = float(value) == int(value)
+    if ok and low is not None:
+        ok = value > low if low_open else value >= low
+    if ok and high is not None:
+        ok = value <= high
+    if not ok:
+        raise ConfigError(field, f"must be {kind}{where}, got {value!r}")

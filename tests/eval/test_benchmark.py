@@ -39,7 +39,7 @@ def test_option_parsing():
     assert parse_batch_sizes("1, 8,32") == (1, 8, 32)
     assert parse_sizes("188x621,375X1242") == ((188, 621), (375, 1242))
     for bad in ("", "1,a", "1.5"):
-        with pytest.raises(ValueError, match="batch sizes"):
+        with pytest.raises(ValueError, match="batch_sizes"):
             parse_batch_sizes(bad)
     for bad in ("", "375", "375x", "375x1242x3", "-3x4"):
         with pytest.raises(ValueError, match="sizes"):
@@ -124,13 +124,15 @@ def test_without_peer_and_on_any_frames_folder(tmp_path):
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--frames", "1"], "frames must be >= 2"),
-        (["--batch-sizes", "1,x"], "batch sizes: expected comma-separated integers"),
-        (["--sizes", "375by1242"], "sizes: expected HxW"),
-        (["--sizes", "8x8"], "sizes must be (H, W) pairs of at least 32 pixels"),
-        (["--peer", "foo"], "unknown peer 'foo'"),
-        (["--threads", "-1"], "threads must be >= 0"),
-        (["--statistic", "mean"], "statistic must be one of median, min"),
+        (["--frames", "1"], "--frames must be an integer in [2, 100000], got 1"),
+        (["--batch-sizes", "1,x"], "--batch-sizes expected comma-separated integers"),
+        (["--batch-sizes", "1,100000"], "--batch-sizes must be an integer in [1, 4096]"),
+        (["--sizes", "375by1242"], "--sizes expected HxW"),
+        (["--sizes", "8x8"], "--sizes must be an integer in [32, 8192], got 8"),
+        (["--sizes", "100000x100000"], "--sizes must be an integer in [32, 8192]"),
+        (["--peer", "foo"], "--peer unknown peer 'foo'"),
+        (["--threads", "-1"], "--threads must be an integer in [0, 1024], got -1"),
+        (["--statistic", "mean"], "--statistic must be one of median, min"),
         (["--device", "nope"], "--device must be one of auto, cpu, cuda or cuda:N, got 'nope'"),
         (["--weights", "missing.pt"], "missing.pt: checkpoint not found"),
         (["--frames-dir", "no/such/dir"], "no/such/dir: frames folder not found"),

@@ -60,7 +60,7 @@ def test_amp_is_for_cuda_only():
     [
         (["train", "--amp", "--device", "cpu"], "error: --amp needs a CUDA device"),
         (["pretrain", "--device", "gpu"], "error: --device must be one of"),
-        (["train", "--lr", "0"], "error: steps, batch_size and lr must be positive"),
+        (["train", "--lr", "0"], "error: --lr must be a finite number in (0, 1], got 0.0"),
     ],
 )
 def test_cli_device_errors_are_one_line(argv, message, tmp_path, monkeypatch, capsys):

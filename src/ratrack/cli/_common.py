@@ -1,4 +1,5 @@
-"""Helpers shared by the command groups: progress bars, JSON output, the real data folder."""
+"""Helpers shared by the command groups: progress bars, JSON output, the real data folder, and
+the one table from config fields to the options that set them."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from pathlib import Path
 import typer
 
 from ratrack.errors import ConfigError, RatrackError
+from ratrack.outputs import write_text
 
 OPTIONS = {
     # library setting (config field or argument) -> the option that sets it; the one table
@@ -39,6 +41,8 @@ OPTIONS = {
     "min_hits": "--min-hits",
     "min_score": "--min-score",
     "num_digits": "--digits",
+    "num_sequences": "--num",
+    "object_type": "--object-type",
     "out_format": "--format",
     "pred_format": "--pred-format",
     "peer": "--peer",
@@ -80,6 +84,13 @@ def user_error(exc: ValueError, *configs: type) -> RatrackError:
     return option_error(exc)
 
 
+def user_message(exc: RatrackError) -> str:
+    """The one-line message of ``exc``; a :class:`ConfigError` names its option, not its field."""
+    if isinstance(exc, ConfigError):
+        exc = option_error(exc)
+    return " ".join(str(exc).split())
+
+
 class _StepBar:
     """A tqdm bar of training steps, started by the first step (so that an error before any
     step prints one line) and closed on leaving the ``with`` block."""
@@ -114,12 +125,10 @@ def _progress_bar(desc: str):
 
 
 def _write_json(path: Path | None, data: dict) -> None:
+    """Write ``data`` as JSON under the output policy (:mod:`ratrack.outputs`)."""
     if path is None:
         return
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(data, indent=2) + "\n")
-    tmp.replace(path)  # atomic: a reader never sees half a file
+    write_text(path, json.dumps(data, indent=2) + "\n", name="--json")
     typer.echo(f"json: {path}")
 
 

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from ratrack.cli._common import _progress_bar
+from ratrack.outputs import check_outputs
 
 app = typer.Typer(help="The attention modules (STN, DRAW, NTM, RAM) on their classic tasks.")
 
@@ -25,6 +26,7 @@ def attention_train(
     """Train one attention module on its classic task and print its test scores."""
     from ratrack.attention.tasks.run import run_task
 
+    check_outputs(folders={"--out": out}, inputs={"--mnist": mnist})
     bar, progress = _progress_bar(f"{task} training")
     with bar:
         result = run_task(

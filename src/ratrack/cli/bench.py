@@ -9,6 +9,7 @@ import typer
 
 from ratrack.cli._common import _write_json, user_error
 from ratrack.errors import RatrackError
+from ratrack.outputs import check_outputs
 
 app = typer.Typer(
     help="Benchmarks: tracker speed; multi-object trackers side by side.", no_args_is_help=True
@@ -51,6 +52,7 @@ def bench_speed(
         )
     except ValueError as exc:
         raise user_error(exc, SpeedConfig) from None
+    check_outputs({"--json": json_out}, inputs={"--frames-dir": frames_dir})
     with tqdm(total=frames, desc="bench", unit="frame") as bar:
         report = run_speed_benchmark(config, frames_dir, lambda n, total: bar.update(1))
     typer.echo(report.table())

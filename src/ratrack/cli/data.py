@@ -9,6 +9,8 @@ from typing import Annotated
 import typer
 
 from ratrack.cli._common import user_error
+from ratrack.errors import RatrackError, check_number
+from ratrack.outputs import check_outputs
 
 app = typer.Typer(
     help="Datasets: generate Bouncing MNIST, describe dataset folders and files.",
@@ -30,17 +32,19 @@ def data_bmnist(
     ] = None,
 ) -> None:
     """Write Bouncing MNIST sequences as image folders with MOTChallenge gt.txt; print speed."""
-    from ratrack.data.bouncing_mnist import BouncingMnistConfig
+    from ratrack.data.bouncing_mnist import MAX_CANVAS, BouncingMnistConfig
     from ratrack.data.export import export_bouncing_mnist
 
     try:
+        check_number("canvas_size", canvas, low=1, high=MAX_CANVAS, integer=True)
         config = BouncingMnistConfig(canvas_size=(canvas, canvas), num_digits=digits, length=length)
-        if num < 1 or seed < 0:
-            raise ValueError(f"--num must be >= 1 and --seed >= 0, got {num} and {seed}")
+        check_number("num_sequences", num, low=1, high=10**6, integer=True)
+        check_number("seed", seed, low=0, high=2**63 - 1, integer=True)
         if split not in ("train", "val", "test"):
-            raise ValueError(f"--split must be train, val or test, got {split!r}")
+            raise RatrackError(f"--split must be train, val or test, got {split!r}")
     except ValueError as exc:
         raise user_error(exc, BouncingMnistConfig) from None
+    check_outputs(folders={"--out": out}, inputs={"--mnist": mnist})
     from tqdm import tqdm
 
     with tqdm(total=num, desc="bmnist", unit="seq") as bar:

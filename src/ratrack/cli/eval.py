@@ -9,6 +9,7 @@ import typer
 
 from ratrack.cli._common import _write_json
 from ratrack.errors import RatrackError
+from ratrack.outputs import check_outputs
 
 app = typer.Typer(
     help="Evaluate trackers: single-object (sot) and multi-object (mot) scores.",
@@ -62,6 +63,11 @@ def eval_sot(
             bars.append(tqdm(total=total, desc=desc, unit="frame"))
         bars[-1].update(done - bars[-1].n)
 
+    if pred is not None and not pred.is_file():
+        raise RatrackError(f"--pred {pred}: file not found")
+    check_outputs(
+        {"--json": json_out}, folders={"--plot": plot}, inputs={"SEQUENCE": paths, "--pred": pred}
+    )
     if pred is not None:
         if len(paths) != 1:
             raise RatrackError("--pred scores one sequence: give exactly one sequence folder")
@@ -119,6 +125,9 @@ def eval_mot(
 
     if not 0.0 < iou <= 1.0:  # checked here: elsewhere iou_threshold is --iou-threshold
         raise RatrackError(f"--iou must be in (0, 1], got {iou}")
+    if workers < 1:
+        raise RatrackError(f"--workers must be >= 1, got {workers}")
+    check_outputs({"--json": json_out}, inputs={"--gt": gt, "--pred": pred})
     report = evaluate_files(gt, pred, fmt, iou, workers=workers)
     typer.echo(format_mot_table(report, per_sequence=per_sequence))
     _write_json(json_out, report)

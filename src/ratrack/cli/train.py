@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from contextlib import nullcontext
 from pathlib import Path
 from typing import Annotated
@@ -9,11 +10,20 @@ from typing import Annotated
 import typer
 
 from ratrack.cli._common import _data_root, _progress_bar, user_error
+from ratrack.errors import RatrackError, check_number
+from ratrack.outputs import check_outputs
 
 ROOT_HELP = "Real data folder for --data natural (default: $RATRACK_DATA or ../shared/data)."
 DEVICE_HELP = "auto (CUDA if available), cpu, cuda or cuda:N; under torchrun each process's GPU."
 BATCH_HELP = "Global batch: under torchrun split evenly over the processes."
 LR_HELP = "Peak learning rate, for the global batch (scale it with the batch, not the processes)."
+
+
+def _existing(path: Path) -> Path:
+    """``path``, which a run reports as its checkpoint: ``RatrackError`` if it is not there."""
+    if not Path(path).is_file():
+        raise RatrackError(f"{path}: the run ended without writing its checkpoint")
+    return path
 
 
 def _main_progress(desc: str):
@@ -43,8 +53,10 @@ def pretrain(
     try:
         check_data(data, pool)
         config = PretrainConfig(steps=steps, batch_size=batch, lr=lr, seed=seed)
+        check_number("pool", pool, low=1, high=10**6, integer=True)
     except ValueError as exc:
         raise user_error(exc, PretrainConfig) from None
+    check_outputs(folders={"--out": out}, inputs={"--root": root})
     real = _data_root(root) if data == "natural" else None
     with processes(device, amp) as dev:
         main = distributed.is_main()
@@ -61,7 +73,9 @@ def pretrain(
                 amp=amp,
             )
     if main:
-        typer.echo(f"checkpoint: {path}")
+        if not all(math.isfinite(scores[k]) for k in ("iou_before", "iou_after")):
+            raise RatrackError(f"pretraining gave no usable result (held-out IoU {scores})")
+        typer.echo(f"checkpoint: {_existing(path)}")
         typer.echo(
             f"held-out window IoU: {scores['iou_before']:.3f} -> {scores['iou_after']:.3f} "
             f"after one correction ({scores['count']} glimpses)"
@@ -94,13 +108,18 @@ def train(
     from ratrack.train.tracker import TrainConfig
 
     try:
+        check_number("pool", pool, low=1, high=10**6, integer=True)
+        check_number("seed", seed, low=0, high=2**63 - 1, integer=True)
+        check_number("steps", steps, low=1, high=10**9, integer=True)
         curriculum = curriculum_for(steps, clip_length(data, pool, seed))
         config = TrainConfig(steps=steps, batch_size=batch, lr=lr, curriculum=curriculum)
     except ValueError as exc:
         raise user_error(exc, TrainConfig) from None
+    check_outputs(folders={"--out": out}, inputs={"--init-from": init_from, "--root": root})
     real = _data_root(root) if data == "natural" else None
     with processes(device, amp) as dev:
         main = distributed.is_main()
+        distributed.shard_rows(batch)  # --batch must split evenly, checked before the pool
         bar, progress = _main_progress("training")
         with bar:
             result = train_from_data(
@@ -119,7 +138,7 @@ def train(
     if main:
         typer.echo(
             f"trained to step {result.step} in {result.seconds:.1f} s; "
-            f"checkpoint {result.checkpoint}"
+            f"checkpoint {_existing(result.checkpoint)}"
         )
         for name, value in result.losses.items():
             typer.echo(f"  {name}: {value:.4f}")

@@ -4,13 +4,12 @@ file and line in every error, and atomic writes."""
 from __future__ import annotations
 
 import math
-import os
 import re
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 from ratrack.errors import DataError
+from ratrack.outputs import write_text
 
 _SPLIT = re.compile(r"[,\s]+")
 
@@ -81,15 +80,8 @@ def format_number(value: float, keep_point: bool = False) -> str:
 
 
 def atomic_write_text(path: str | Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file in the same folder and a rename, so
-    readers never see a half-written file. Parent folders are created."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    """Write ``text`` to ``path`` under the output policy (:func:`ratrack.outputs.write_text`):
+    a temporary file in the same folder renamed over the target, so readers never see a
+    half-written file; symlinks and special files are written through. Parent folders are
+    created."""
+    write_text(path, text)

@@ -31,8 +31,15 @@ import numpy as np
 import torch.utils.data
 
 from ratrack.data.mnist import Digits, load_split
+from ratrack.errors import ConfigError, check_number
 
 log = logging.getLogger(__name__)
+
+
+MAX_CANVAS = 4096  # canvas side in pixels
+MAX_LENGTH = 10_000  # frames per sequence
+MAX_DIGITS = 64  # digits per sequence
+MAX_SEQUENCE_BYTES = 2**30  # float32 frames of one sequence in memory
 
 
 @dataclass(frozen=True)
@@ -52,10 +59,21 @@ class BouncingMnistConfig:
 
     def __post_init__(self) -> None:
         h, w = self.canvas_size
-        if self.digit_size < 1 or min(h, w) < self.digit_size:
-            raise ValueError(
-                f"digit_size must be in [1, min(canvas_size)], got {self.digit_size} "
-                f"for canvas {self.canvas_size}"
+        for side in (h, w):
+            check_number("canvas_size", side, low=1, high=MAX_CANVAS, integer=True)
+        check_number("length", self.length, low=1, high=MAX_LENGTH, integer=True)
+        check_number("num_digits", self.num_digits, low=1, high=MAX_DIGITS, integer=True)
+        if 4 * self.length * h * w > MAX_SEQUENCE_BYTES:  # one sequence's float32 frames
+            raise ConfigError(
+                "canvas_size",
+                f"{h}x{w} with length {self.length} needs "
+                f"{4 * self.length * h * w / 2**30:.1f} GiB per sequence (at most "
+                f"{MAX_SEQUENCE_BYTES / 2**30:g} GiB)",
+            )
+        check_number("digit_size", self.digit_size, low=1, integer=True)
+        if min(h, w) < self.digit_size:
+            raise ConfigError(
+                "canvas_size", f"must be at least the digit size {self.digit_size}, got {h}x{w}"
             )
         if self.num_digits < 1:
             raise ValueError(f"num_digits must be >= 1, got {self.num_digits}")

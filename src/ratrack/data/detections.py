@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import NamedTuple
 
@@ -11,6 +12,8 @@ from ratrack.data._text import numbered_lines, split_fields
 from ratrack.data.kitti_labels import read_kitti_labels
 from ratrack.data.mot import read_mot_file
 from ratrack.errors import DataError
+
+log = logging.getLogger(__name__)
 
 INIT_FILE_FORMATS = ("auto", "mot", "kitti")
 DET_FORMATS = ("auto", "mot", "kitti", "rrc")
@@ -90,10 +93,41 @@ def read_detection_file(path: str | Path, fmt: str = "auto") -> FrameTable:
     """Detections of a whole sequence as a :class:`FrameTable` (see :data:`DET_FORMATS`).
 
     Malformed lines (wrong column count, non-numbers, negative or non-integer frames, boxes
-    without positive size, scores outside [0, 1]) raise ``DataError`` naming the file and
-    line. Rows may come in any frame order: they are sorted by frame (stably). A file with no
-    rows (empty or blank) is a sequence without detections: an empty table.
+    without positive size, scores outside [0, 1]: rescale the detector's scores) raise
+    ``DataError`` naming the file and line. Rows may come in any frame order: they are sorted
+    by frame (stably). A file with no rows (empty or blank) is a sequence without detections:
+    an empty table. Duplicates (rows of one frame with the same box) are merged into one
+    detection, the one with the highest score (logged). :func:`check_table_boxes` checks the
+    boxes against the frame once its size is known.
     """
+    return merge_duplicates(_read_detection_table(path, fmt), path)
+
+
+def merge_duplicates(table: FrameTable, path: object = None) -> FrameTable:
+    """``table`` with each set of rows that share a frame and a box (all four coordinates
+    equal) reduced to its row of highest score (the first such row on a tie)."""
+    n = len(table.frame)
+    if n < 2:
+        return table
+    b = table.boxes
+    order = np.lexsort(
+        (table.lines, -table.scores, b[:, 3], b[:, 2], b[:, 1], b[:, 0], table.frame)
+    )
+    key = np.column_stack((table.frame[order], b[order]))  # (N, 5)
+    first = np.ones(n, bool)
+    first[1:] = (key[1:] != key[:-1]).any(1)
+    if first.all():
+        return table
+    keep = np.sort(order[first])  # back to frame order (the table is sorted by frame)
+    log.warning(
+        "%s: %d duplicate detections (same frame and box) merged into the highest-scoring one",
+        path,
+        n - len(keep),
+    )
+    return FrameTable(*(column[keep] for column in table))
+
+
+def _read_detection_table(path: str | Path, fmt: str) -> FrameTable:
     path = Path(path)
     if fmt not in DET_FORMATS:
         raise ValueError(f"unknown detection format {fmt!r}; expected one of {DET_FORMATS}")
@@ -108,7 +142,10 @@ def read_detection_file(path: str | Path, fmt: str = "auto") -> FrameTable:
     if len(bad):
         row = int(bad[np.argmin(table.lines[bad])])
         raise DataError(
-            f"detection score {table.scores[row]:g} is outside [0, 1]", path, int(table.lines[row])
+            f"detection score {table.scores[row]:g} is outside [0, 1] (rescale the detector's "
+            "scores to [0, 1])",
+            path,
+            int(table.lines[row]),
         )
     return table
 
@@ -163,7 +200,25 @@ def _read_kitti(path: Path):
 
 
 def read_init_file(path: str | Path, fmt: str = "auto") -> FrameTable:
-    """Boxes with track ids from a MOTChallenge or KITTI file (module docstring)."""
+    """Boxes with track ids from a MOTChallenge or KITTI file (module docstring). A track id
+    given two boxes on one frame raises ``DataError`` naming the second line."""
+    table = _read_init_table(path, fmt)
+    pairs = np.column_stack((table.frame, table.ids))  # (N, 2)
+    order = np.lexsort((table.lines, table.ids, table.frame))
+    same = (pairs[order][1:] == pairs[order][:-1]).all(1)
+    if same.any():
+        k = int(np.flatnonzero(same)[0])
+        first, second = order[k], order[k + 1]
+        raise DataError(
+            f"track id {int(table.ids[second])} already has a box on this frame "
+            f"(line {int(table.lines[first])})",
+            path,
+            int(table.lines[second]),
+        )
+    return table
+
+
+def _read_init_table(path: str | Path, fmt: str) -> FrameTable:
     path = Path(path)
     if fmt not in INIT_FILE_FORMATS:
         raise ValueError(f"unknown init file format {fmt!r}; expected one of {INIT_FILE_FORMATS}")
@@ -193,6 +248,54 @@ def read_init_file(path: str | Path, fmt: str = "auto") -> FrameTable:
         labels.track_id[real],
         labels.line[real],
     )
+
+
+BOX_RULE = (
+    "finite, with positive width and height, overlapping the frame and reaching at most one "
+    "frame width (height) beyond its left or right (top or bottom) edge"
+)
+"""What every given box must be: ``--init`` boxes, init-file rows and detections."""
+
+
+def first_bad_box(boxes: np.ndarray, frame_size: tuple[int, int]) -> tuple[int, str] | None:
+    """``(row, reason)`` of the first of xyxy ``boxes`` ``(N, 4)`` that breaks :data:`BOX_RULE`
+    in an ``(H, W)`` frame, or None when every box keeps it."""
+    height, width = frame_size
+    b = np.asarray(boxes, np.float64).reshape(-1, 4)
+    with np.errstate(invalid="ignore"):
+        checks = (
+            (~np.isfinite(b).all(1), "box is not finite"),
+            ((b[:, 2] <= b[:, 0]) | (b[:, 3] <= b[:, 1]), "box has zero or negative size"),
+            (
+                (b[:, 2] <= 0) | (b[:, 3] <= 0) | (b[:, 0] >= width) | (b[:, 1] >= height),
+                f"box lies outside the {width}x{height} frame",
+            ),
+            (
+                (b[:, 0] < -width)
+                | (b[:, 1] < -height)
+                | (b[:, 2] > 2 * width)
+                | (b[:, 3] > 2 * height),
+                f"box reaches more than one frame size outside the {width}x{height} frame",
+            ),
+        )
+    bad = np.zeros(len(b), bool)
+    for mask, _ in checks:
+        bad |= mask
+    if not bad.any():
+        return None
+    row = int(np.flatnonzero(bad)[0])
+    return row, next(reason for mask, reason in checks if np.asarray(mask)[row])
+
+
+def check_table_boxes(
+    table: FrameTable, path: str | Path, frame_size: tuple[int, int], what: str = "box"
+) -> None:
+    """``DataError`` naming the first line of ``table`` whose box breaks :data:`BOX_RULE`."""
+    order = np.argsort(table.lines, kind="stable")  # report the first line of the file
+    found = first_bad_box(table.boxes[order], frame_size)
+    if found is not None:
+        row, reason = found
+        raise DataError(reason.replace("box", what, 1), path, int(table.lines[order][row]))
 
 
 def check_frames(table: FrameTable, path: str | Path, num_frames: int, what: str) -> None:

@@ -17,6 +17,8 @@ import numpy as np
 
 from ratrack.data.bouncing_mnist import BouncingMnist, BouncingMnistConfig, BouncingSample
 from ratrack.data.mot import MotRecords, write_mot_file, write_seqinfo
+from ratrack.errors import RatrackError
+from ratrack.outputs import OutputFolder, stop_on_signal
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +68,12 @@ def export_bouncing_mnist(
     progress: Callable[[int, int], None] | None = None,
 ) -> ExportStats:
     """Generate ``num_sequences`` sequences and write each as a MOTChallenge folder under
-    ``out``; ``progress(done, total)`` is called after each sequence."""
+    ``out``; ``progress(done, total)`` is called after each sequence.
+
+    Each sequence folder is filled under a hidden name and renamed into place when complete
+    (:class:`~ratrack.outputs.OutputFolder`), so a reader never sees half a sequence. SIGINT
+    or SIGTERM finishes the sequence under way, then raises
+    :class:`~ratrack.outputs.Interrupted`: every sequence present is whole."""
     import cv2
 
     if num_sequences < 1:
@@ -75,33 +82,41 @@ def export_bouncing_mnist(
     data = BouncingMnist(config, num_sequences=num_sequences, split=split, seed=seed, mnist=mnist)
     H, W = config.canvas_size
     generate = write = 0.0
-    for i in range(num_sequences):
-        t0 = time.perf_counter()
-        sample = data[i]
-        t1 = time.perf_counter()
-        folder = out / f"bmnist-{i:05d}"
-        (folder / "img1").mkdir(parents=True, exist_ok=True)
-        frames = np.rint(sample.frames[:, 0] * 255).astype(np.uint8)  # (T, H, W)
-        for t, image in enumerate(frames, start=1):
-            if not cv2.imwrite(str(folder / "img1" / f"{t:06d}.png"), image):
-                raise OSError(f"cannot write {folder / 'img1' / f'{t:06d}.png'}")
-        write_mot_file(folder / "gt" / "gt.txt", sample_to_records(sample))
-        write_seqinfo(
-            folder / "seqinfo.ini",
-            {
-                "name": folder.name,
-                "imDir": "img1",
-                "frameRate": 30,
-                "seqLength": config.length,
-                "imWidth": W,
-                "imHeight": H,
-                "imExt": ".png",
-            },
-        )
-        generate += t1 - t0
-        write += time.perf_counter() - t1
-        if progress is not None:
-            progress(i + 1, num_sequences)
+    done = 0
+    with stop_on_signal() as stop:
+        for i in range(num_sequences):
+            t0 = time.perf_counter()
+            sample = data[i]
+            t1 = time.perf_counter()
+            name = f"bmnist-{i:05d}"
+            with OutputFolder(out / name, name="--out") as sequence:  # whole, or not at all
+                folder = sequence.temp
+                (folder / "img1").mkdir()
+                frames = np.rint(sample.frames[:, 0] * 255).astype(np.uint8)  # (T, H, W)
+                for t, image in enumerate(frames, start=1):
+                    if not cv2.imwrite(str(folder / "img1" / f"{t:06d}.png"), image):
+                        raise RatrackError(f"--out {out}: cannot write {name}/img1/{t:06d}.png")
+                write_mot_file(folder / "gt" / "gt.txt", sample_to_records(sample))
+                write_seqinfo(
+                    folder / "seqinfo.ini",
+                    {
+                        "name": name,
+                        "imDir": "img1",
+                        "frameRate": 30,
+                        "seqLength": config.length,
+                        "imWidth": W,
+                        "imHeight": H,
+                        "imExt": ".png",
+                    },
+                )
+            done = i + 1
+            generate += t1 - t0
+            write += time.perf_counter() - t1
+            if progress is not None:
+                progress(i + 1, num_sequences)
+            if stop:
+                break
+    stop.raise_if_set(f"interrupted: {done} whole sequences of {num_sequences} written to {out}")
     stats = ExportStats(num_sequences, num_sequences * config.length, generate, write)
     log.info(
         "wrote %d sequences to %s (%.0f frames/s generated)",

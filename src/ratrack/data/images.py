@@ -40,8 +40,16 @@ def read_image(path: str | Path) -> np.ndarray:
 
 
 def image_size(path: str | Path) -> tuple[int, int]:
-    """``(H, W)`` of an image file (decodes the file)."""
-    return read_image(path).shape[:2]
+    """``(H, W)`` of an image file, read from its header (the file is decoded only when
+    Pillow cannot read the header)."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as image:
+            width, height = image.size
+        return int(height), int(width)
+    except (OSError, UnidentifiedImageError, ValueError):
+        return read_image(path).shape[:2]
 
 
 def import_cv2():

@@ -102,6 +102,10 @@ def describe_sequence(seq) -> dict:
     if paths is not None:
         out["frames_present"] = sum(p is not None for p in paths)
     out["frame_size"] = _size(seq.frame_size)
+    if paths is not None:  # every image's size from its header: they must agree
+        sizes = Counter(image_size(p) for p in paths if p is not None)
+        if len(sizes) > 1:
+            out["frame_sizes"] = {f"{w}x{h}": n for (h, w), n in sizes.most_common()}
     if seq.gt is not None:
         out["gt_boxes"] = int(np.isfinite(seq.gt).all(axis=1).sum())
     if seq.format == "mot":
@@ -215,6 +219,10 @@ def describe(path: str | Path, _depth: int = 0) -> dict:
                 **describe_mot_records(read_mot_file(path)),
             }
         raise DataError("unsupported file (video, MOT/KITTI .txt, or MNIST IDX)", path)
+    if not path.is_dir():
+        raise DataError(
+            "a device, FIFO or socket, not a dataset; give a dataset folder or file", path
+        )
     if list(path.glob("*images-idx3-ubyte*")):
         return describe_mnist(path)
     if _is_kitti_tracking(path):

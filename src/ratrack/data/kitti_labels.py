@@ -21,7 +21,7 @@ from typing import NamedTuple
 import numpy as np
 
 from ratrack.data._text import atomic_write_text, numbered_lines, to_float, to_int
-from ratrack.errors import DataError
+from ratrack.errors import ConfigError, DataError
 
 log = logging.getLogger(__name__)
 
@@ -199,6 +199,17 @@ def _f6(v: float) -> str:
     return f"{v:.6f}"
 
 
+def check_kitti_type(name: str, field: str = "type") -> str:
+    """``name`` if it can be a KITTI type column (one non-empty word: the columns are separated
+    by whitespace, so anything else makes a row :func:`read_kitti_labels` rejects), else
+    ``ConfigError`` naming ``field``."""
+    if not name or len(name.split()) != 1 or name != name.strip():
+        raise ConfigError(
+            field, f"must be one word without spaces (a KITTI type such as Car), got {name!r}"
+        )
+    return name
+
+
 def format_kitti_lines(labels: KittiLabels, *, with_score: bool | None = None) -> str:
     """The text of a KITTI label file (``with_score``: 18 columns; default when every row has a
     finite score). Integers and integral truncation print as integers, other numbers with 6
@@ -207,6 +218,8 @@ def format_kitti_lines(labels: KittiLabels, *, with_score: bool | None = None) -
         with_score = labels.has_score
     if with_score and len(labels) and not np.isfinite(labels.score).all():
         raise ValueError("with_score needs a finite score on every row")
+    for name in np.unique(labels.type):
+        check_kitti_type(str(name))
     out = []
     for i in range(len(labels)):
         tr = labels.truncated[i]

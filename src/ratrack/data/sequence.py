@@ -86,6 +86,17 @@ class Sequence:
         return f"<{type(self).__name__} {self.format} {self.name!r}: {len(self)} frames, {has_gt}>"
 
 
+def check_frame_size(image: np.ndarray, size: tuple[int, int], where: object) -> None:
+    """``DataError`` naming ``where`` when ``image``'s ``(H, W)`` is not the sequence's ``size``."""
+    if tuple(image.shape[:2]) != tuple(size):
+        (h, w), (H, W) = image.shape[:2], size
+        raise DataError(
+            f"frame is {w}x{h}, the sequence's first frame is {W}x{H}; the frames of one "
+            "sequence must have one size",
+            where,
+        )
+
+
 class ImageSequence(Sequence):
     """Frames stored as image files; ``paths[t]`` is ``None`` for a frame whose image is absent
     (reading it raises ``DataError``)."""
@@ -111,6 +122,7 @@ class ImageSequence(Sequence):
             if gt.shape != (len(self.paths), 4):
                 raise ValueError(f"gt must be ({len(self.paths)}, 4), got {gt.shape}")
         self.gt = gt
+        self._size: tuple[int, int] | None = None  # the first present frame's (H, W)
 
     def __len__(self) -> int:
         return len(self.paths)
@@ -123,14 +135,20 @@ class ImageSequence(Sequence):
         present = self.present()
         if len(present) == 0:
             raise DataError("sequence has no frame images", self.path)
-        return image_size(self.paths[present[0]])
+        if self._size is None:
+            self._size = image_size(self.paths[present[0]])
+        return self._size
 
     def frame(self, t: int) -> np.ndarray:
+        """Frame ``t`` as ``(H, W, 3)`` uint8 RGB; an image whose size differs from the first
+        frame's raises ``DataError`` naming it (a sequence's frames have one size)."""
         t = self._check_index(t)
         path = self.paths[t]
         if path is None:
             raise DataError(f"image of frame {t} is absent", self.path)
-        return read_image(path)
+        image = read_image(path)
+        check_frame_size(image, self.frame_size(), path)
+        return image
 
 
 def open_image_folder(path: str | Path) -> ImageSequence:

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from ratrack.data.images import import_cv2
-from ratrack.data.sequence import Sequence
+from ratrack.data.sequence import Sequence, check_frame_size
 from ratrack.errors import DataError
 
 VIDEO_EXTENSIONS = (".mp4", ".avi", ".mov", ".mkv", ".m4v", ".mpg", ".mpeg", ".webm", ".wmv")
@@ -66,8 +66,11 @@ class VideoSequence(Sequence):
         return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
 
     def frames(self) -> Iterator[np.ndarray]:
+        """Every frame in order, one at a time; a frame whose size differs from the first raises
+        ``DataError`` naming it."""
         cv2 = import_cv2()
         cap = self._open()
+        size = None
         try:
             for t in range(self._count):
                 ok, image = cap.read()
@@ -75,6 +78,8 @@ class VideoSequence(Sequence):
                     raise DataError(
                         f"video ended at frame {t}, its header promises {self._count}", self.path
                     )
+                size = size or image.shape[:2]
+                check_frame_size(image, size, f"{self.path} (frame {t})")
                 yield cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
         finally:
             cap.release()

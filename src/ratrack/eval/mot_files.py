@@ -74,6 +74,13 @@ def pair_files(gt: str | Path, pred: str | Path, fmt: str) -> dict[str, tuple[Pa
         if not pred_file.is_file():
             raise DataError(f"no prediction file for sequence {seq}", pred_file)
         pairs[seq] = (gt_file, pred_file)
+    for pred_file in sorted(pred.glob("*.txt")):  # scoring only some would inflate the scores
+        if pred_file.stem not in pairs:
+            raise DataError(
+                f"no ground truth for sequence {pred_file.stem} in {gt}; remove the file or "
+                "add its ground truth",
+                pred_file,
+            )
     return pairs
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from ratrack.eval.metrics import PRECISION_PIXELS, precision_thresholds, success_thresholds
+from ratrack.outputs import Output
 
 
 def _figure(width: float = 6.0, height: float = 4.5):
@@ -25,9 +26,9 @@ def _figure(width: float = 6.0, height: float = 4.5):
 
 
 def _save(fig, path: Path) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
     fig.tight_layout()
-    fig.savefig(path, format="png")
+    with Output(path, name="--plot") as out:  # the output policy: whole file or none
+        fig.savefig(out.write_path, format="png")
     return path
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ratrack.errors import ConfigError, check_number
 from ratrack.eval.peers import PEER_LABELS, PEERS
 
 KITTI_RAW_FRAMES = Path("kitti_raw_frames/2011_09_26/image_02/data")
@@ -44,6 +45,10 @@ def default_frames_dir() -> Path:
     return Path(os.environ.get("RATRACK_DATA", "../shared/data")) / KITTI_RAW_FRAMES
 
 
+MAX_SIDE = 8192  # frame side in pixels (a 8192x8192 RGB frame is 200 MB)
+MAX_BATCH = 4096  # objects tracked together
+
+
 @dataclass(frozen=True)
 class SpeedConfig:
     """What :func:`run_speed_benchmark` measures."""
@@ -58,41 +63,41 @@ class SpeedConfig:
     threads: int = 1  # torch and OpenCV CPU threads while measuring (0: the libraries' own)
     statistic: str = "median"  # over frames: "median" or "min" (see the module docstring)
 
-    def __post_init__(self) -> None:  # messages name the fields as the CLI's options do
-
-        if self.frames < 2:
-            raise ValueError(f"frames must be >= 2 (one to initialize), got {self.frames}")
-        if not self.batch_sizes or min(self.batch_sizes) < 1:
-            raise ValueError(f"batch sizes must be positive, got {self.batch_sizes}")
+    def __post_init__(self) -> None:  # ConfigError names the field; the CLI, its option
+        check_number("frames", self.frames, low=2, high=100_000, integer=True)
+        if not self.batch_sizes:
+            raise ConfigError("batch_sizes", "give at least one batch size")
+        for count in self.batch_sizes:
+            check_number("batch_sizes", count, low=1, high=MAX_BATCH, integer=True)
         if len(set(self.batch_sizes)) != len(self.batch_sizes):
-            raise ValueError(f"batch sizes: one listed twice in {self.batch_sizes}")
-        if not self.sizes or any(len(s) != 2 or min(s) < 32 for s in self.sizes):
-            raise ValueError(f"sizes must be (H, W) pairs of at least 32 pixels, got {self.sizes}")
+            raise ConfigError("batch_sizes", f"one listed twice in {self.batch_sizes}")
+        if not self.sizes or any(len(s) != 2 for s in self.sizes):
+            raise ConfigError("sizes", f"must be (H, W) pairs, got {self.sizes}")
+        for side in (side for pair in self.sizes for side in pair):
+            check_number("sizes", side, low=32, high=MAX_SIDE, integer=True)
         if len(set(self.sizes)) != len(self.sizes):
-            raise ValueError(f"sizes: one listed twice in {self.sizes}")
+            raise ConfigError("sizes", f"one listed twice in {self.sizes}")
         if self.peer is not None and self.peer not in PEERS:
-            raise ValueError(
-                f"unknown peer {self.peer!r}; expected none or one of {', '.join(PEERS)}"
+            raise ConfigError(
+                "peer", f"unknown peer {self.peer!r}; expected none or one of {', '.join(PEERS)}"
             )
-        if self.peer_objects < 1:
-            raise ValueError(f"peer objects must be >= 1, got {self.peer_objects}")
-        if self.threads < 0:
-            raise ValueError(f"threads must be >= 0, got {self.threads}")
+        check_number("peer_objects", self.peer_objects, low=1, high=1024, integer=True)
+        check_number("threads", self.threads, low=0, high=1024, integer=True)
         if self.statistic not in STATISTICS:
-            raise ValueError(
-                f"statistic must be one of {', '.join(STATISTICS)}, got {self.statistic!r}"
+            raise ConfigError(
+                "statistic", f"must be one of {', '.join(STATISTICS)}, got {self.statistic!r}"
             )
 
 
 def parse_batch_sizes(spec: str) -> tuple[int, ...]:
     """``"1,8,32"`` -> ``(1, 8, 32)``; raises ``ValueError`` on anything else."""
-    message = f"batch sizes: expected comma-separated integers like 1,8,32, got {spec!r}"
+    message = f"expected comma-separated integers like 1,8,32, got {spec!r}"
     try:
         values = tuple(int(v) for v in spec.split(",") if v.strip())
     except ValueError:
-        raise ValueError(message) from None
+        raise ConfigError("batch_sizes", message) from None
     if not values:
-        raise ValueError(message)
+        raise ConfigError("batch_sizes", message)
     return values
 
 
@@ -102,10 +107,10 @@ def parse_sizes(spec: str) -> tuple[tuple[int, int], ...]:
     for item in (s.strip().lower() for s in spec.split(",") if s.strip()):
         parts = item.split("x")
         if len(parts) != 2 or not all(p.isdigit() for p in parts):
-            raise ValueError(f"sizes: expected HxW sizes like 375x1242, got {item!r}")
+            raise ConfigError("sizes", f"expected HxW sizes like 375x1242, got {item!r}")
         sizes.append((int(parts[0]), int(parts[1])))
     if not sizes:
-        raise ValueError(f"sizes: expected HxW sizes like 375x1242, got {spec!r}")
+        raise ConfigError("sizes", f"expected HxW sizes like 375x1242, got {spec!r}")
     return tuple(sizes)
 
 

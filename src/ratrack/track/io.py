@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +10,7 @@ import numpy as np
 from ratrack.data.kitti_labels import KittiLabels, format_kitti_lines
 from ratrack.data.mot import MotRecords, format_mot_lines
 from ratrack.errors import RatrackError
+from ratrack.outputs import Output
 from ratrack.track.multi import FrameTracks
 
 OUT_FORMATS = ("mot", "kitti", "jsonl")
@@ -58,38 +58,39 @@ def format_frame(t: int, tracks: FrameTracks, fmt: str, object_type: str = "Car"
     return format_kitti_lines(labels, with_score=True)
 
 
-def _partial_path(path: Path) -> Path:
-    return path.with_name(f".{path.stem}.partial{path.suffix}")
-
-
 class TrackFile:
-    """A text output written frame by frame into a hidden partial file, renamed on
-    :meth:`commit`. :meth:`keep` (after an interruption) truncates it to the last finished
-    frame first; :meth:`discard` removes it."""
+    """A text output written frame by frame under the output policy (:mod:`ratrack.outputs`):
+    into a hidden temporary file renamed over ``path`` on :meth:`commit` (a FIFO or device is
+    written directly). :meth:`keep` (after an interruption) cuts it to the last finished frame
+    first; :meth:`discard` removes it."""
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.partial = _partial_path(self.path)
-        self._file = open(self.partial, "wb")  # closed by commit/keep/discard
+        self._output = Output(self.path, name="--out")
+        self._file = self._output.open("wb")  # closed by commit/keep/discard
         self._done = 0  # bytes of finished frames
 
     def write_frame(self, text: str) -> None:
-        self._file.write(text.encode())
-        self._file.flush()
-        self._done = self._file.tell()
+        data = text.encode()
+        try:
+            self._file.write(data)
+            self._file.flush()
+        except OSError as exc:  # a full disk or device: name the output, not a traceback
+            raise RatrackError(f"--out {self.path}: cannot write ({exc.strerror or exc})") from None
+        self._done += len(data)
 
     def commit(self) -> None:
-        self._file.close()
-        os.replace(self.partial, self.path)
+        self._output.commit()
 
     def keep(self) -> None:
-        self._file.truncate(self._done)
+        if self._output.done:
+            return
+        if not self._output.special:
+            self._file.truncate(self._done)
         self.commit()
 
     def discard(self) -> None:
-        self._file.close()
-        self.partial.unlink(missing_ok=True)
+        self._output.abort()
 
 
 def _colour(track_id: int) -> tuple[int, int, int]:
@@ -119,22 +120,21 @@ def draw_tracks(frame: np.ndarray, tracks: FrameTracks) -> np.ndarray:
 
 
 class TrackVideo:
-    """An annotated video written to a hidden partial file, renamed on :meth:`commit`."""
+    """An annotated video written under the output policy, like :class:`TrackFile`."""
 
     def __init__(self, path: str | Path, fps: float, frame_size: tuple[int, int]) -> None:
         import cv2
 
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.partial = _partial_path(self.path)
+        self._output = Output(self.path, name="--video")
         fourcc = "MJPG" if self.path.suffix.lower() == ".avi" else "mp4v"
         height, width = frame_size
         code = cv2.VideoWriter_fourcc(*fourcc)  # type: ignore[attr-defined]
-        self._writer = cv2.VideoWriter(str(self.partial), code, fps, (width, height))
+        self._writer = cv2.VideoWriter(str(self._output.write_path), code, fps, (width, height))
         if not self._writer.isOpened():
             self._writer.release()
-            self.partial.unlink(missing_ok=True)
-            raise RatrackError(f"{self.path}: OpenCV cannot write a {fourcc} video here")
+            self._output.abort()
+            raise RatrackError(f"--video {self.path}: OpenCV cannot write a {fourcc} video here")
         self.size = (width, height)
 
     def write_frame(self, frame: np.ndarray, tracks: FrameTracks) -> None:
@@ -146,11 +146,12 @@ class TrackVideo:
         self._writer.write(img)
 
     def commit(self) -> None:
+        """Close the video (every frame written is complete) and put it in place."""
         self._writer.release()
-        os.replace(self.partial, self.path)
+        self._output.commit()
 
     keep = commit
 
     def discard(self) -> None:
         self._writer.release()
-        self.partial.unlink(missing_ok=True)
+        self._output.abort()

@@ -28,7 +28,7 @@ from torch import Tensor
 
 from ratrack.boxes import BOX_FORMATS, check_boxes, convert_boxes
 from ratrack.checkpoints import load_tracker
-from ratrack.errors import RatrackError
+from ratrack.errors import DataError, RatrackError
 from ratrack.model.glimpse import Frame
 from ratrack.model.tracker import RecurrentTracker, TrackerState
 
@@ -91,6 +91,7 @@ class Tracker:
         self._next_id = 0
         self._windows = torch.zeros(0, 4)
         self._frame_size: tuple[int, int] | None = None
+        self._frame_shape: tuple | None = None  # the stream's frame kind, set by init
 
     @classmethod
     def from_pretrained(
@@ -234,9 +235,35 @@ class Tracker:
         self._windows = torch.zeros(0, 4)
         self._frame_size = None
         self.fmt = fmt
+        self._frame_shape = None
+        self._frame_shape = self._check_frame(frame)
         new = self.add(frame, boxes, fmt=fmt, ids=ids)
         self._frame_size = self._size_of(frame)
         return new
+
+    def _check_frame(self, frame: np.ndarray | Tensor) -> tuple | None:
+        """``frame``'s ``(type, H, W, C)``; ``DataError`` when its size differs from the
+        stream's first frame, or its channels from the first frame of its type (gray numpy
+        after RGB numpy), or a float frame holds NaN or infinity."""
+        shape = tuple(getattr(frame, "shape", ()))
+        if isinstance(frame, Tensor) and len(shape) == 3:
+            if frame.is_floating_point() and not bool(torch.isfinite(frame).all()):
+                raise DataError("frame holds NaN or infinite pixels")
+            kind = ("tensor", shape[1], shape[2], shape[0])  # (C, H, W)
+        elif isinstance(frame, np.ndarray) and len(shape) in (2, 3):
+            kind = ("numpy", shape[0], shape[1], shape[2] if len(shape) == 3 else 1)
+        else:
+            return None  # frame_tensor says what is wrong with it
+        first = self._frame_shape
+        if first is not None and (
+            kind[1:3] != first[1:3] or (kind[0] == first[0] and kind != first)
+        ):
+            (_, h, w, c), (_, H, W, C) = kind, first
+            raise DataError(
+                f"frame is {w}x{h} with {c} channels, the stream started with {W}x{H} with "
+                f"{C}: a stream's frames keep one size and channel count (init starts another)"
+            )
+        return kind
 
     @torch.inference_mode()
     def add(self, frame: np.ndarray | Tensor, boxes, fmt: str | None = None, ids=None) -> list[int]:
@@ -309,6 +336,7 @@ class Tracker:
         frame that the step's windows read is converted (computed once, with the step's own
         :meth:`~ratrack.model.tracker.RecurrentTracker.read_windows`).
         """
+        self._check_frame(frame)
         if self._state is None:
             return np.zeros((0, 4), dtype=np.float32)
         reads = self.model.read_windows(self._state)

@@ -30,9 +30,12 @@ detections the score written is the tracker's own confidence (:attr:`Tracker.sco
 ``drop_lost`` the frames where an object is lost are left out. A track whose box has left the
 frame ends. Track ids start
 at 1 (after the largest id of an init file). Both are written to a temporary file beside the
-target and renamed when the run ends, so a failed run leaves nothing behind; an interrupted run
-(``KeyboardInterrupt``) keeps everything up to the last finished frame, complete and valid.
-Every input is read and checked before the first frame is tracked.
+target and renamed when the run ends (:mod:`ratrack.outputs`), so a failed run leaves nothing
+behind; a run interrupted by SIGINT (Ctrl-C) or SIGTERM finishes the frame under way, keeps
+everything up to it, complete and valid, and raises :class:`~ratrack.outputs.Interrupted`.
+Every input is read and checked before the first frame is tracked, and every output before
+any input is read: an output that is an input, two outputs on one path, a folder given as a
+file or a folder that cannot be written are refused at once.
 """
 
 from __future__ import annotations
@@ -52,13 +55,17 @@ from ratrack.data.detections import (
     DET_FORMATS,
     FrameTable,
     check_frames,
+    check_table_boxes,
+    first_bad_box,
     read_detection_file,
     read_detection_folder,
     read_init_file,
 )
+from ratrack.data.kitti_labels import check_kitti_type
 from ratrack.data.sequence import Sequence
 from ratrack.devices import resolve_device
-from ratrack.errors import ConfigError, DataError, RatrackError
+from ratrack.errors import ConfigError, RatrackError, check_number
+from ratrack.outputs import Interrupted, check_outputs, stop_on_signal
 from ratrack.track.io import OUT_FORMATS, TrackFile, TrackVideo, format_frame
 from ratrack.track.multi import (
     DASHCAM,
@@ -75,6 +82,7 @@ from ratrack.track.sources import (
     iter_frames,
     open_source,
     present_frames,
+    source_files,
     source_fps,
 )
 
@@ -102,8 +110,16 @@ class TrackConfig:
             raise ConfigError(
                 "out_format", f"must be one of {', '.join(OUT_FORMATS)}, got {self.out_format!r}"
             )
-        if self.max_frames is not None and self.max_frames < 1:
-            raise ConfigError("max_frames", f"must be >= 1, got {self.max_frames}")
+        check_kitti_type(self.object_type, "object_type")
+        resolve_device(self.device)
+        if self.max_frames is not None:
+            check_number("max_frames", self.max_frames, low=1, integer=True)
+        life = self.lifecycle  # thresholds the lifecycle compares scores and IoUs with
+        if life is not None:
+            check_number("iou_threshold", life.iou_threshold, low=0, high=1, low_open=True)
+            check_number("min_score", life.min_score, low=0, high=1)
+            check_number("birth_score", life.birth_score, low=0, high=1)
+            check_number("max_misses", life.max_misses, low=0, integer=True)
 
 
 @dataclass
@@ -152,23 +168,16 @@ class TrackResult:
 # --- inputs -----------------------------------------------------------------------------------
 
 
-def _outside(boxes: np.ndarray, height: int, width: int) -> np.ndarray:
-    """``(N,)`` bool: xyxy boxes that do not overlap the frame at all."""
-    return (
-        (boxes[:, 2] <= 0) | (boxes[:, 3] <= 0) | (boxes[:, 0] >= width) | (boxes[:, 1] >= height)
-    )
-
-
 def parse_init_boxes(
     boxes, fmt: str, frame_size: tuple[int, int], field: str = "init"
 ) -> np.ndarray:
     """``(N, 4)`` xyxy from ``boxes`` (strings ``"x,y,w,h"`` or sequences of 4 numbers in
-    ``fmt``); a malformed box, one of zero size or one wholly outside the ``(H, W)`` frame raises
-    :class:`~ratrack.errors.ConfigError` for ``field`` naming the box's position (1-based)."""
+    ``fmt``); a malformed box or one that breaks :data:`~ratrack.data.detections.BOX_RULE` in the
+    ``(H, W)`` frame raises :class:`~ratrack.errors.ConfigError` for ``field`` naming the box's
+    position (1-based)."""
 
     if fmt not in INIT_BOX_FORMATS:
         raise ConfigError(f"{field}_format", f"must be one of {', '.join(INIT_BOX_FORMATS)}")
-    height, width = frame_size
     out = []
     for k, box in enumerate(boxes, start=1):
         text = box if isinstance(box, str) else ",".join(str(v) for v in box)
@@ -180,10 +189,9 @@ def parse_init_boxes(
         if len(values) != 4 or not np.isfinite(values).all():
             raise ConfigError(field, f"#{k} {text!r}: expected four numbers {','.join(fmt)}")
         xyxy = convert_boxes(torch.tensor(values, dtype=torch.float64), fmt, "xyxy").numpy()
-        if xyxy[2] <= xyxy[0] or xyxy[3] <= xyxy[1]:
-            raise ConfigError(field, f"#{k} {text!r}: box has zero or negative size")
-        if _outside(xyxy[None], height, width)[0]:
-            raise ConfigError(field, f"#{k} {text!r}: box lies outside the {width}x{height} frame")
+        bad = first_bad_box(xyxy, frame_size)
+        if bad is not None:
+            raise ConfigError(field, f"#{k} {text!r}: {bad[1]}")
         out.append(xyxy)
     return np.asarray(out, np.float64).reshape(-1, 4)
 
@@ -199,15 +207,13 @@ def plan_starts(
     """Objects to start per frame, and the first id free for new tracks.
 
     ``init_xyxy`` boxes start on ``first_frame`` with ids after those of ``table``; each track
-    of ``table`` starts on its first row in a ``present`` frame. A row of ``table`` whose box lies
-    wholly outside the frame raises ``DataError``.
+    of ``table`` starts on its first row in a ``present`` frame. A row of ``table`` whose box
+    breaks :data:`~ratrack.data.detections.BOX_RULE` raises ``DataError``.
     """
     starts: dict[int, list[tuple[np.ndarray, int, str]]] = {}
     first_free = 1
     if table is not None and len(table.frame):
-        bad = np.flatnonzero(_outside(table.boxes, *frame_size))
-        if len(bad):
-            raise DataError("box lies outside the frame", path, int(table.lines[bad[0]]))
+        check_table_boxes(table, path or "init file", frame_size)
         first_free = max(first_free, int(table.ids.max()) + 1)
         on_image = np.isin(table.frame, present)
         skipped = 0
@@ -368,6 +374,7 @@ def run_track(
             num_frames = min(num_frames, config.max_frames)
         if len(det_table.frame) == 0:
             log.warning("%s: no detections; the track file will be empty", detections)
+        check_outputs({"--out": out}, inputs={"--detections": detections})
         multi = MultiTracker(None, lifecycle, class_configs=classes)
         frames = ((t, None) for t in range(num_frames))
         return _write_tracks(
@@ -389,6 +396,16 @@ def run_track(
         if isinstance(source, Sequence)
         else open_source(source, kitti_root=kitti_root, sequence=sequence)
     )
+    weights_file = config.weights if tracker is None and Path(config.weights).is_file() else None
+    check_outputs(
+        {"--out": out, "--video": video},
+        inputs={
+            "SOURCE": source_files(seq),
+            "--init-file": init_file,
+            "--detections": detections,
+            "--weights": weights_file,
+        },
+    )
     present = present_frames(seq)
     if config.max_frames is not None:
         present = present[: config.max_frames]
@@ -401,10 +418,12 @@ def run_track(
     if init_file is not None:
         table = read_init_file(init_file)
         check_frames(table, init_file, num_frames, "init")
+        check_table_boxes(table, init_file, frame_size)
     det_table = None
     if detections is not None:
         det_table = _read_detections(detections, det_format, sequence)
         check_frames(det_table, detections, num_frames, "detection")
+        check_table_boxes(det_table, detections, frame_size, "detection box")
     starts, first_id = plan_starts(
         init_xyxy, int(present[0]), table, present, frame_size, init_file
     )
@@ -477,29 +496,38 @@ def _write_tracks(
     ids: set[int] = set()
     count = boxes = 0
     try:
-        for t, frame, tracks in iter_tracks(
-            frames, multi, starts=starts, detections=det_table, timing=timing
-        ):
-            start = time.perf_counter()
-            if config.drop_lost and det_table is None:
-                keep = tracks.scores >= multi.tracker.model.config.lost_score
-                tracks = tracks._replace(
-                    **{f: getattr(tracks, f)[keep] for f in FrameTracks._fields[:6]}
-                )
-            if text_out is not None:
-                text_out.write_frame(format_frame(t, tracks, config.out_format, config.object_type))
-            if video_out is not None:
-                video_out.write_frame(frame, tracks)
-            timing.write += time.perf_counter() - start
-            count += 1
-            boxes += len(tracks.ids)
-            ids.update(int(i) for i in tracks.ids)
-            if progress is not None:
-                progress(count, total)
-    except KeyboardInterrupt:
+        with stop_on_signal() as stop:
+            for t, frame, tracks in iter_tracks(
+                frames, multi, starts=starts, detections=det_table, timing=timing
+            ):
+                start = time.perf_counter()
+                if config.drop_lost and det_table is None:
+                    keep = tracks.scores >= multi.tracker.model.config.lost_score
+                    tracks = tracks._replace(
+                        **{f: getattr(tracks, f)[keep] for f in FrameTracks._fields[:6]}
+                    )
+                if text_out is not None:
+                    text = format_frame(t, tracks, config.out_format, config.object_type)
+                    text_out.write_frame(text)
+                if video_out is not None:
+                    video_out.write_frame(frame, tracks)
+                timing.write += time.perf_counter() - start
+                count += 1
+                boxes += len(tracks.ids)
+                ids.update(int(i) for i in tracks.ids)
+                if progress is not None:
+                    progress(count, total)
+                if stop:
+                    break
+            if stop:
+                for o in outputs:
+                    o.keep()
+                stop.raise_if_set(f"interrupted: outputs hold the {count} frames tracked")
+    except KeyboardInterrupt as exc:
         for o in outputs:
             o.keep()
-        log.warning("interrupted: outputs hold the %d frames tracked before", count)
+        if not isinstance(exc, Interrupted):
+            log.warning("interrupted: outputs hold the %d frames tracked before", count)
         raise
     except BaseException:
         for o in outputs:

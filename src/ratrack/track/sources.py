@@ -62,6 +62,20 @@ def present_frames(seq: Sequence) -> np.ndarray:
     return np.array([t for t, p in enumerate(paths) if p is not None], np.int64)
 
 
+def source_files(seq: Sequence) -> list[Path]:
+    """The files a run reads from ``seq`` (the video, every frame, and the dataset files beside
+    them: ground truth, detections, ``seqinfo.ini``, KITTI labels), which no output may be."""
+    path = Path(seq.path)
+    files = [path, *(p for p in getattr(seq, "paths", None) or () if p is not None)]
+    if path.is_dir():
+        for folder in (path, path / "gt", path / "det"):
+            if folder.is_dir():
+                files += [p for p in folder.iterdir() if p.is_file()]
+    if seq.format == "kitti":
+        files.append(path.parent.parent / "label_02" / f"{path.name}.txt")
+    return files
+
+
 def declared_length(seq: Sequence) -> int:
     """Frames the sequence declares: ``seqLength`` of a MOTChallenge ``seqinfo.ini`` when it is
     larger than the images present, else ``len(seq)``. Rows of init and detection files past it

@@ -46,13 +46,22 @@ from ratrack.boxes import (
     target_windows,
     window_deltas,
 )
-from ratrack.checkpoints import PRETRAIN_KIND, config_from_dict, load_checkpoint, save_checkpoint
+from ratrack.checkpoints import (
+    PRETRAIN_KIND,
+    config_from_dict,
+    load_checkpoint,
+    load_weights,
+    save_checkpoint,
+)
 from ratrack.data.canvases import Canvases, RealPretrainData, pool_canvases, real_canvases
 from ratrack.data.pools import PoolConfig, PoolSampler
+from ratrack.errors import check_number
 from ratrack.model.config import TrackerConfig
 from ratrack.model.convnet import ConvNet
 from ratrack.model.glimpse import cut_glimpses
+from ratrack.outputs import stop_on_signal
 from ratrack.train import distributed
+from ratrack.train.tracker import finish_run
 
 log = logging.getLogger(__name__)
 
@@ -84,11 +93,12 @@ class PretrainConfig:
     perturb: PerturbConfig = dataclasses.field(default_factory=PerturbConfig)
 
     def __post_init__(self) -> None:
-        if (
-            min(self.steps, self.batch_size, self.checkpoint_every, self.log_every) <= 0
-            or self.lr <= 0
-        ):
-            raise ValueError(f"PretrainConfig values must be positive, got {self}")
+        check_number("steps", self.steps, low=1, high=10**9, integer=True)
+        check_number("batch_size", self.batch_size, low=1, high=2**16, integer=True)
+        check_number("lr", self.lr, low=0, high=1, low_open=True)
+        check_number("checkpoint_every", self.checkpoint_every, low=1, integer=True)
+        check_number("log_every", self.log_every, low=1, integer=True)
+        check_number("seed", self.seed, low=0, high=2**63 - 1, integer=True)
 
 
 def _laplace(shape: tuple[int, ...], scale: float, generator: torch.Generator) -> Tensor:
@@ -180,7 +190,16 @@ def pretrain_conv(
     scaler = torch.amp.GradScaler(device.type, enabled=half == torch.float16)
     path = out_dir / "pretrain.pt"
     start = time.perf_counter()
+    skipped, saved, done = 0, None, 0
+
+    def save() -> None:
+        nonlocal saved
+        if main:
+            save_pretrained(path, model, config, done)
+        saved = done
+
     with contextlib.ExitStack() as stack:
+        stop = stack.enter_context(stop_on_signal())
         writer = None
         if main:
             writer = csv.writer(stack.enter_context((out_dir / "log.csv").open("w", newline="")))
@@ -199,8 +218,12 @@ def pretrain_conv(
                 deltas = ddp(images, perturbed)
             loss = F.smooth_l1_loss(deltas.float(), targets, beta=0.05)  # mean over the rows
             optimizer.zero_grad(set_to_none=True)
+            done = step + 1
             if distributed.any_process(~torch.isfinite(loss), device):
                 log.warning("step %d: non-finite loss, skipped", step)
+                skipped += 1
+                if distributed.any_process(bool(stop), device):
+                    break
                 continue
             scaler.scale(loss).backward()
             scaler.step(optimizer)  # skipped by the scaler on float16 overflow
@@ -209,11 +232,15 @@ def pretrain_conv(
                 mean_loss = float(distributed.mean_over_processes(loss.detach()))
                 if writer is not None:
                     writer.writerow([step + 1, mean_loss, round(time.perf_counter() - start, 2)])
-            if main and ((step + 1) % config.checkpoint_every == 0 or step + 1 == config.steps):
-                save_pretrained(path, model, config, step + 1)
+            if (step + 1) % config.checkpoint_every == 0 or step + 1 == config.steps:
+                save()
             if progress is not None and main:
                 progress(step + 1, config.steps, float(loss.detach()))
+            if distributed.any_process(bool(stop), device):
+                break
+        finish_run(model, done, 0, skipped, saved, save)
     distributed.barrier()  # the checkpoint exists when any process returns
+    stop.raise_if_set(f"interrupted at step {done}: {path} holds it")
     return path
 
 
@@ -230,7 +257,7 @@ def load_pretrained(path: str | Path) -> GlimpseCorrector:
     """Rebuild a :class:`GlimpseCorrector` from a ``pretrain`` checkpoint."""
     payload = load_checkpoint(path, kind=PRETRAIN_KIND)
     model = GlimpseCorrector(config=config_from_dict(TrackerConfig, payload["config"]["model"]))
-    model.load_state_dict(payload["model"])
+    load_weights(model, payload["model"], path)
     return model
 
 

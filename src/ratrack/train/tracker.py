@@ -23,6 +23,8 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import dataclasses
+import io
 import logging
 import math
 import time
@@ -35,10 +37,18 @@ import torch
 from torch import Tensor
 
 from ratrack.boxes import box_iou_elementwise
-from ratrack.checkpoints import PRETRAIN_KIND, TRACKER_KIND, load_checkpoint, save_tracker
+from ratrack.checkpoints import (
+    PRETRAIN_KIND,
+    TRACKER_KIND,
+    config_from_dict,
+    load_checkpoint,
+    load_weights,
+    save_tracker,
+)
 from ratrack.data.pools import Batch
-from ratrack.errors import RatrackError
+from ratrack.errors import RatrackError, check_number
 from ratrack.model.tracker import ClipOutput, RecurrentTracker
+from ratrack.outputs import stop_on_signal, write_text
 from ratrack.train import distributed
 from ratrack.train.losses import LossConfig, tracker_loss
 
@@ -90,10 +100,15 @@ class TrainConfig:
     loss: LossConfig = field(default_factory=LossConfig)
 
     def __post_init__(self) -> None:
-        if self.steps <= 0 or self.batch_size <= 0 or self.lr <= 0:
-            raise ValueError(f"steps, batch_size and lr must be positive, got {self}")
-        if self.checkpoint_every <= 0 or self.log_every <= 0 or self.max_bad_steps <= 0:
-            raise ValueError("checkpoint_every, log_every and max_bad_steps must be positive")
+        check_number("steps", self.steps, low=1, high=10**9, integer=True)
+        check_number("batch_size", self.batch_size, low=1, high=2**16, integer=True)
+        check_number("lr", self.lr, low=0, high=1, low_open=True)
+        check_number("lr_final", self.lr_final, low=0, high=1)
+        check_number("warmup", self.warmup, low=0, integer=True)
+        check_number("weight_decay", self.weight_decay, low=0, high=1)
+        check_number("grad_clip", self.grad_clip, low=0, low_open=True)
+        for name in ("checkpoint_every", "log_every", "max_bad_steps"):
+            check_number(name, getattr(self, name), low=1, integer=True)
         if not self.curriculum or self.curriculum[0][0] != 0:
             raise ValueError(f"curriculum must start at step 0, got {self.curriculum}")
         starts = [s for s, _ in self.curriculum]
@@ -128,7 +143,7 @@ class TrainResult:
     step: int  # last completed step
     seconds: float  # wall time of this call
     losses: dict[str, float]  # loss terms of the last logged step
-    checkpoint: Path  # last checkpoint written
+    checkpoint: Path  # last checkpoint written (it exists: a run without one raises)
     skipped: int  # non-finite steps skipped in this call
 
 
@@ -166,12 +181,7 @@ def load_pretrained_conv(model: RecurrentTracker, path: str | Path) -> None:
     conv = {
         k.removeprefix("conv."): v for k, v in payload["model"].items() if k.startswith("conv.")
     }
-    try:
-        model.conv.load_state_dict(conv)
-    except RuntimeError as exc:
-        raise RatrackError(
-            f"{path}: its conv net does not fit this tracker config ({exc})"
-        ) from None
+    load_weights(model.conv, conv, path)
 
 
 def _truncate_log(path: Path, step: int) -> None:
@@ -182,9 +192,10 @@ def _truncate_log(path: Path, step: int) -> None:
         rows = list(csv.reader(f))
     if not rows:
         return
-    kept = [rows[0]] + [r for r in rows[1:] if r and int(r[0]) <= step]
-    with path.open("w", newline="") as f:
-        csv.writer(f).writerows(kept)
+    kept = [rows[0]] + [r for r in rows[1:] if r and r[0].isdigit() and int(r[0]) <= step]
+    text = io.StringIO(newline="")
+    csv.writer(text).writerows(kept)
+    write_text(path, text.getvalue())
 
 
 def _float_outputs(out: ClipOutput) -> ClipOutput:
@@ -240,7 +251,8 @@ def train_tracker(
         payload = load_checkpoint(last, kind=TRACKER_KIND)
     payload = distributed.from_main(payload)  # every process resumes from rank 0's file
     if payload is not None:
-        model.load_state_dict(payload["model"])
+        check_same_config(model, payload, last)
+        load_weights(model, payload["model"], last)
         if payload["optimizer"] is not None:
             optimizer.load_state_dict(payload["optimizer"])
         step = payload["step"]
@@ -268,14 +280,19 @@ def train_tracker(
     losses: dict[str, float] = {}
     checkpoint = last
 
+    first_step, saved = step, step if payload is not None else None
+
     def save() -> Path:
+        nonlocal saved
         if main:
             save_tracker(
                 last, model, train_config=config, optimizer=optimizer, step=step, metrics=losses
             )
+        saved = step
         return last
 
     with contextlib.ExitStack() as stack:
+        stop = stack.enter_context(stop_on_signal())
         writer = log_file = None
         if main:
             new_log = not log_path.is_file() or log_path.stat().st_size == 0
@@ -362,10 +379,56 @@ def train_tracker(
                 time.perf_counter() - start > time_limit_s, device
             ):
                 log.warning("time limit reached at step %d of %d", step, config.steps)
-                checkpoint = save()
                 break
+            if distributed.any_process(bool(stop), device):
+                break
+        finish_run(model, step, first_step, skipped, saved, save)
+        checkpoint = last
     distributed.barrier()  # the last checkpoint exists when any process returns
+    stop.raise_if_set(f"interrupted at step {step}: {checkpoint} holds it; rerun to resume")
     return TrainResult(step, time.perf_counter() - start, losses, checkpoint, skipped)
+
+
+def finish_run(
+    model: torch.nn.Module,
+    step: int,
+    first_step: int,
+    skipped: int,
+    saved: int | None,
+    save: Callable[[], object],
+) -> None:
+    """Call ``save()`` if step ``step`` is not saved yet, unless the run has nothing usable (no
+    step since ``first_step`` updated the weights, or they are not finite): ``RatrackError``
+    then, so that no run reports a checkpoint it did not write."""
+    finite = all(bool(torch.isfinite(p).all()) for p in model.parameters())
+    if not finite or (step > first_step and skipped == step - first_step):
+        why = "the weights are not finite" if not finite else "every loss was non-finite"
+        raise RatrackError(
+            f"training produced no usable weights ({why}; {skipped} of {step - first_step} "
+            "steps skipped); no checkpoint written for them: try a lower learning rate"
+        )
+    if saved != step:
+        save()
+
+
+def check_same_config(model: RecurrentTracker, payload: dict, path: Path) -> None:
+    """``RatrackError`` when the checkpoint a run would resume from was made for another model
+    config (naming the fields that differ), so it is never silently mixed with this one."""
+    try:
+        stored = config_from_dict(type(model.config), payload["config"]["model"])
+    except (KeyError, TypeError, ValueError):
+        raise RatrackError(f"{path}: not a tracker training checkpoint (no model config)") from None
+    differ = [
+        f.name
+        for f in dataclasses.fields(model.config)
+        if getattr(stored, f.name) != getattr(model.config, f.name)
+    ]
+    if differ:
+        names = ", ".join(differ[:4]) + (", ..." if len(differ) > 4 else "")
+        raise RatrackError(
+            f"{path}: made with another model config (differs in {names}); resume with the "
+            "options that made it, or give another --out"
+        )
 
 
 @torch.inference_mode()

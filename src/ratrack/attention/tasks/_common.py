@@ -9,6 +9,8 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
+from ratrack.outputs import Output
+
 
 @contextmanager
 def torch_threads(threads: int | None) -> Iterator[None]:
@@ -46,7 +48,7 @@ def write_png(fig, path: Path) -> Path:
     import matplotlib.pyplot as plt
 
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100)
+    with Output(path, name="figure") as out:  # the output policy: whole file or none
+        fig.savefig(out.write_path, dpi=100, format="png")
     plt.close(fig)
     return path

@@ -52,7 +52,8 @@ def test_cli_bmnist_and_info(tmp_path):
 
 def test_cli_bad_values_are_user_errors(tmp_path):
     result = runner.invoke(app, ["data", "bmnist", "--out", str(tmp_path), "--digits", "0"])
-    assert result.exit_code != 0 and "--digits must be >= 1" in str(result.exception)
+    message = "--digits must be an integer in [1, 64], got 0"
+    assert result.exit_code != 0 and message in str(result.exception)
     result = runner.invoke(app, ["data", "info", str(tmp_path / "missing")])
     assert isinstance(result.exception, DataError)
 

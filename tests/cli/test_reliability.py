@@ -555,7 +555,8 @@ def test_absurd_detections_name_the_line(cli, work, row, what):
 
 def test_duplicate_detections_start_one_track(cli, work):
     (work / "det.txt").write_text("0,205,151,222,201,0.7\n" * 2 + "0,205,151,222,201,0.9\n")
-    result = cli(*track("--detections", "det.txt", "--out", "t.txt", frames=1), cwd=work)
+    args = track("--detections", "det.txt", "--min-hits", "1", "--out", "t.txt", frames=1)
+    result = cli(*args, cwd=work)  # --min-hits 1: a track is reported on its first frame
     assert result.rc == 0, result.err
     rows = mot_rows((work / "t.txt").read_text())
     assert rows.shape[0] == 1 and rows[0, 6] == pytest.approx(0.9)

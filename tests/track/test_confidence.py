@@ -74,5 +74,5 @@ def test_bad_init_boxes_raise_one_line_naming_the_box(s0601, box, words):
 def test_a_frame_of_another_size_is_an_error(s0601):
     tracker = Tracker.from_pretrained("natural")
     tracker.init(s0601.frame(0), s0601.gt[0], fmt="xyxy")
-    with pytest.raises(ValueError, match="first frame was 270x512"):
+    with pytest.raises(ValueError, match="the stream started with 512x270"):
         tracker.update(s0601.frame(1)[:200])

@@ -40,6 +40,7 @@ from typing import NamedTuple
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
+from ratrack.errors import check_number
 from ratrack.track import motion as km
 from ratrack.track.motion import POS, MotionConfig
 
@@ -71,6 +72,10 @@ class MultiTrackConfig:
     motion: MotionConfig = field(default_factory=MotionConfig)
 
     def __post_init__(self) -> None:
+        for name in ("min_score", "high_score", "birth_score"):
+            check_number(name, getattr(self, name), low=0, high=1)
+        for name in ("iou_threshold", "low_iou_threshold", "birth_iou"):
+            check_number(name, getattr(self, name), low=0, high=1, low_open=True)
         for name in ("iou_threshold", "low_iou_threshold", "birth_iou"):
             if not 0.0 < getattr(self, name) <= 1.0:
                 raise ValueError(f"{name} must be in (0, 1], got {getattr(self, name)}")
@@ -84,10 +89,8 @@ class MultiTrackConfig:
         if self.match_expand < 0:
             raise ValueError(f"match_expand must be >= 0, got {self.match_expand}")
         for name in ("max_misses", "tentative_misses", "report_coast", "fill_gaps"):
-            if getattr(self, name) < 0:
-                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
-        if self.min_hits < 1:
-            raise ValueError(f"min_hits must be >= 1, got {self.min_hits}")
+            check_number(name, getattr(self, name), low=0, high=10**6, integer=True)
+        check_number("min_hits", self.min_hits, low=1, high=10**6, integer=True)
         if self.report_box not in REPORT_BOXES:
             raise ValueError(f"report_box must be one of {REPORT_BOXES}, got {self.report_box!r}")
 

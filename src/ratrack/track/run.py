@@ -114,12 +114,6 @@ class TrackConfig:
         resolve_device(self.device)
         if self.max_frames is not None:
             check_number("max_frames", self.max_frames, low=1, integer=True)
-        life = self.lifecycle  # thresholds the lifecycle compares scores and IoUs with
-        if life is not None:
-            check_number("iou_threshold", life.iou_threshold, low=0, high=1, low_open=True)
-            check_number("min_score", life.min_score, low=0, high=1)
-            check_number("birth_score", life.birth_score, low=0, high=1)
-            check_number("max_misses", life.max_misses, low=0, integer=True)
 
 
 @dataclass

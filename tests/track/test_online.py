@@ -99,9 +99,7 @@ def test_bad_inputs_raise():
 
 
 # one search window 1.5 times the box's: the crop must take what it reads beyond the window
-WIDE_MATCH = dataclasses.replace(
-    MATCHING, match_scales=(1.5,), match_search=1.0, lost_search=1.0
-)
+WIDE_MATCH = dataclasses.replace(MATCHING, match_scales=(1.5,), match_search=1.0, lost_search=1.0)
 
 
 @pytest.mark.parametrize("config", [TINY, WIDE_MATCH])

@@ -71,7 +71,7 @@ class TrackerConfig:
     hold_score: float = 0.45
     # > 0: SiamFC's cosine window: a placement's response is lowered by this much times
     # (1 - hann(x) hann(y)) over the search grid, favouring small moves (not while lost)
-    match_window: float = 0.0
+    match_window: float = 0.1
 
     def __post_init__(self) -> None:
         if self.in_channels <= 0 or self.feature_size <= 0 or self.hidden_size <= 0:

@@ -408,7 +408,10 @@ def _bad_cases(data_dir, tmp_path):
             [str(crossing), "--detections", str(beyond)],
             "late.txt:3: detection frame 120 (0-based) is past the end of the 120-frame video",
         ),
-        "option": ([str(crossing), *init, "--max-misses", "-1"], "--max-misses must be >= 0"),
+        "option": (
+            [str(crossing), *init, "--max-misses", "-1"],
+            "--max-misses must be an integer >= 0",
+        ),
     }
 
 

@@ -48,7 +48,7 @@ def _config(**changes) -> TrainConfig:
 def test_configs_name_the_field(cls, field, value):
     with pytest.raises(ConfigError) as info:
         cls(**{field: value})
-    assert info.value.field == field and str(info.value).startswith(f"{field}: must be")
+    assert info.value.field == field and str(info.value).startswith(f"{field} must be")
 
 
 def test_all_steps_non_finite_raises_and_writes_no_checkpoint(tmp_path):

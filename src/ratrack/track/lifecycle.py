@@ -40,7 +40,7 @@ from typing import NamedTuple
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
-from ratrack.errors import check_number
+from ratrack.errors import ConfigError, check_number
 from ratrack.track import motion as km
 from ratrack.track.motion import POS, MotionConfig
 
@@ -76,21 +76,19 @@ class MultiTrackConfig:
             check_number(name, getattr(self, name), low=0, high=1)
         for name in ("iou_threshold", "low_iou_threshold", "birth_iou"):
             check_number(name, getattr(self, name), low=0, high=1, low_open=True)
-        for name in ("iou_threshold", "low_iou_threshold", "birth_iou"):
-            if not 0.0 < getattr(self, name) <= 1.0:
-                raise ValueError(f"{name} must be in (0, 1], got {getattr(self, name)}")
-        if not 0.0 <= self.recover_iou <= 1.0:
-            raise ValueError(f"recover_iou must be in [0, 1], got {self.recover_iou}")
-        if not 0.0 <= self.min_score <= self.high_score <= self.birth_score:
-            raise ValueError(
-                "need 0 <= min_score <= high_score <= birth_score, got "
-                f"{self.min_score}, {self.high_score}, {self.birth_score}"
+        check_number("recover_iou", self.recover_iou, low=0, high=1)
+        if self.min_score > self.high_score:
+            raise ConfigError(
+                "min_score", f"must be <= high_score ({self.high_score}), got {self.min_score}"
             )
-        if self.match_expand < 0:
-            raise ValueError(f"match_expand must be >= 0, got {self.match_expand}")
+        if self.high_score > self.birth_score:
+            raise ConfigError(
+                "high_score", f"must be <= birth_score ({self.birth_score}), got {self.high_score}"
+            )
+        check_number("match_expand", self.match_expand, low=0)
         for name in ("max_misses", "tentative_misses", "report_coast", "fill_gaps"):
-            check_number(name, getattr(self, name), low=0, high=10**6, integer=True)
-        check_number("min_hits", self.min_hits, low=1, high=10**6, integer=True)
+            check_number(name, getattr(self, name), low=0, integer=True)
+        check_number("min_hits", self.min_hits, low=1, integer=True)
         if self.report_box not in REPORT_BOXES:
             raise ValueError(f"report_box must be one of {REPORT_BOXES}, got {self.report_box!r}")
 

@@ -14,6 +14,7 @@ from ratrack.errors import DataError
 from ratrack.eval.benchmark import run_speed_benchmark
 from ratrack.eval.speed import (
     KITTI_RAW_FRAMES,
+    RATRACK_RUNS,
     SpeedConfig,
     grid_boxes,
     parse_batch_sizes,
@@ -85,18 +86,22 @@ def test_tiny_run_on_real_frames(data_dir, tmp_path, monkeypatch, run_cli):
     for s in report["sizes"]:
         assert _positive(s["decode_ms"]) and _positive(s["convert_ms"])
     rows = report["rows"]
-    assert len(rows) == 2 * 2 * 2 + 2  # (update, step) x sizes x batches + CSRT per size
-    assert {r["tracker"] for r in rows} == {"ratrack update", "ratrack step", "CSRT"}
+    assert len(rows) == 3 * 2 * 2 + 2  # (update, step, detections) x sizes x batches + CSRT
+    assert {r["tracker"] for r in rows} == {*RATRACK_RUNS, "CSRT"}
     for r in rows:
         assert r["frame_ms"] == r["median_frame_ms"]
         for key in ("frame_ms", "mean_frame_ms", "min_frame_ms", "object_fps"):
             assert _positive(r[key]), (r, key)
     ratios = report["size_ratios"]
-    assert set(ratios) == {"ratrack update", "ratrack step", "CSRT"}
+    assert set(ratios) == {*RATRACK_RUNS, "CSRT"}
     assert all(_positive(v) for d in ratios.values() for v in d.values())
     assert set(report["peer_ratios"]) == {"64x200", "96x300"}
     assert all(_positive(v) for d in report["peer_ratios"].values() for v in d.values())
-    assert set(report["claims"]) >= {"cost_per_object_flat_step", "largest_batch_vs_peer"}
+    assert set(report["claims"]) >= {
+        "cost_per_object_flat_step",
+        "cost_per_object_flat_detections",
+        "largest_batch_vs_peer",
+    }
     assert report["environment"]["torch_threads"] == 1
     assert not list(out_json.parent.glob(".*.tmp"))
 
@@ -115,7 +120,7 @@ def test_without_peer_and_on_any_frames_folder(tmp_path):
     assert "min over frames" in report.table()
     assert report.peer_ratios() == {} and "CSRT" not in report.table()
     assert report.source_size == (60, 80)
-    assert {r.tracker for r in report.rows} == {"ratrack update", "ratrack step"}
+    assert {r.tracker for r in report.rows} == set(RATRACK_RUNS)
     (tmp_path / "003.png").write_text("not an image")
     with pytest.raises(DataError, match=r"003\.png: not a readable image"):
         run_speed_benchmark(SpeedConfig(frames=4, peer=None), frames_dir=tmp_path)

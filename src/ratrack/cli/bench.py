@@ -23,7 +23,7 @@ def bench_speed(
     sizes: Annotated[str, typer.Option(help="Frame sizes, HxW.")] = "188x621,375x1242,750x2484",
     peer: Annotated[str, typer.Option(help="OpenCV peer (csrt, kcf, ...) or none.")] = "csrt",
     peer_objects: Annotated[int, typer.Option(help="Peer instances, one object each.")] = 8,
-    weights: Annotated[str, typer.Option(help="Shipped weights name or checkpoint.")] = "bmnist",
+    weights: Annotated[str, typer.Option(help="Shipped weights name or checkpoint.")] = "natural",
     device: Annotated[str, typer.Option(help="torch device of the tracker.")] = "cpu",
     threads: Annotated[int, typer.Option(help="torch and OpenCV threads (0: theirs).")] = 1,
     statistic: Annotated[str, typer.Option(help="Over frames: median or min.")] = "median",

@@ -12,6 +12,10 @@ instance per object). :func:`run_speed_benchmark` measures, on the same real fra
   (conversion + glimpses + network for all ``B`` objects in one batch);
 - ``step``: :meth:`Tracker.update` on the frame already converted to a float tensor: the glimpses,
   the network and the tracker's bookkeeping, without the conversion;
+- ``detections``: :meth:`MultiTracker.step` on the decoded uint8 frame with a detection of every
+  object in every frame (the grid boxes, score 0.9), the multi-object path: the update, the
+  lifecycle's association, and the correction of every matched object at its detection (which,
+  like ``add``, reads only the part of the frame its glimpses need);
 - the peer (default CSRT): one OpenCV tracker per object (``peer_objects`` of them), updated one
   after the other on each frame (its RGB to BGR conversion included, as
   :class:`~ratrack.eval.peers.OpenCVTracker` does per object).
@@ -56,6 +60,7 @@ from ratrack.errors import DataError
 from ratrack.eval.peers import PEER_LABELS, OpenCVTracker
 from ratrack.eval.speed import (
     IMAGE_SUFFIXES,
+    RATRACK_RUNS,
     STATISTICS,
     SizeTiming,
     SpeedConfig,
@@ -64,6 +69,7 @@ from ratrack.eval.speed import (
     default_frames_dir,
     grid_boxes,
 )
+from ratrack.track.multi import Detections, MultiTrackConfig, MultiTracker
 from ratrack.track.online import Tracker
 
 log = logging.getLogger(__name__)
@@ -219,9 +225,15 @@ def _measure(
         (size, batch, name)
         for size in config.sizes
         for batch in config.batch_sizes
-        for name in ("ratrack update", "ratrack step")
+        for name in RATRACK_RUNS
     ]
     trackers = {run: Tracker(model=tracker.model, device=device) for run in runs}
+    births = MultiTrackConfig(min_hits=1)  # every detected object is reported from its birth
+    multis = {
+        run: MultiTracker(trackers[run], births, first_id=0)
+        for run in runs
+        if run[2] == "ratrack detections"
+    }
     peers = {
         size: [OpenCVTracker(name=config.peer) for _ in range(config.peer_objects)]
         for size in config.sizes
@@ -253,6 +265,12 @@ def _measure(
                         run.init(image, boxes, fmt="xyxy")
                     else:
                         timed(seconds[(size, batch, name)], run.update, image)
+                key = (size, batch, "ratrack detections")
+                seen = Detections(boxes, np.full(len(boxes), 0.9))
+                if t == 0:
+                    multis[key].step(frame, seen)
+                else:
+                    timed(seconds[key], multis[key].step, frame, seen)
             if config.peer is not None:
                 boxes = grid_boxes(config.peer_objects, *size)
                 if t == 0:

@@ -24,7 +24,7 @@ def attention_train(
     ] = None,
 ) -> None:
     """Train one attention module on its classic task and print its test scores."""
-    from ratrack.attention.tasks.run import run_task
+    from ratrack.train.attention_tasks.run import run_task
 
     check_outputs(folders={"--out": out}, inputs={"--mnist": mnist})
     bar, progress = _progress_bar(f"{task} training")

@@ -24,9 +24,9 @@ import torch
 from torch import Tensor
 
 from ratrack.attention.ram import RAM, RAMConfig, locations_to_pixels, ram_loss
-from ratrack.attention.tasks import Progress, TaskResult
-from ratrack.attention.tasks._common import guarded_step, torch_threads, write_png
 from ratrack.data.mnist import load_split
+from ratrack.train.attention_tasks import Progress, TaskResult
+from ratrack.train.attention_tasks._common import guarded_step, torch_threads, write_png
 
 logger = logging.getLogger(__name__)
 

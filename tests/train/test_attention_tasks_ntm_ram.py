@@ -8,10 +8,10 @@ import torch
 
 from ratrack.attention.ntm import NTM
 from ratrack.attention.ram import RAM
-from ratrack.attention.tasks import TaskResult
-from ratrack.attention.tasks import ntm as ntm_task
-from ratrack.attention.tasks import ram as ram_task
 from ratrack.data.mnist import load_split
+from ratrack.train.attention_tasks import TaskResult
+from ratrack.train.attention_tasks import ntm as ntm_task
+from ratrack.train.attention_tasks import ram as ram_task
 
 # --- NTM copy task ---
 

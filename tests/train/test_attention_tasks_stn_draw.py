@@ -6,10 +6,10 @@ import torch
 
 from ratrack.attention.draw import DRAW
 from ratrack.attention.stn import STNClassifier
-from ratrack.attention.tasks import TaskResult
-from ratrack.attention.tasks import draw as draw_task
-from ratrack.attention.tasks import stn as stn_task
 from ratrack.data.mnist import load_split
+from ratrack.train.attention_tasks import TaskResult
+from ratrack.train.attention_tasks import draw as draw_task
+from ratrack.train.attention_tasks import stn as stn_task
 
 
 @pytest.fixture(scope="module")

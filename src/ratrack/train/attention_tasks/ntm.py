@@ -30,8 +30,8 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from ratrack.attention.ntm import NTM, NTMConfig
-from ratrack.attention.tasks import Progress, TaskResult
-from ratrack.attention.tasks._common import guarded_step, torch_threads, write_png
+from ratrack.train.attention_tasks import Progress, TaskResult
+from ratrack.train.attention_tasks._common import guarded_step, torch_threads, write_png
 
 logger = logging.getLogger(__name__)
 

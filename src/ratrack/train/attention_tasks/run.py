@@ -5,8 +5,8 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
-from ratrack.attention.tasks import TASKS, Progress, TaskResult, draw, ntm, ram, stn
 from ratrack.errors import ConfigError
+from ratrack.train.attention_tasks import TASKS, Progress, TaskResult, draw, ntm, ram, stn
 
 _MODULES = {"stn": stn, "draw": draw, "ntm": ntm, "ram": ram}
 

@@ -19,9 +19,10 @@ from ratrack.data.kitti_labels import read_kitti_labels
 from ratrack.data.mot import read_mot_file
 from ratrack.errors import RatrackError
 from ratrack.model.tracker import RecurrentTracker
+from ratrack.track.inputs import parse_init_boxes
 from ratrack.track.multi import Detections, MultiTrackConfig, MultiTracker, Starts
 from ratrack.track.online import Tracker
-from ratrack.track.run import TrackConfig, parse_init_boxes, run_track
+from ratrack.track.run import TrackConfig, run_track
 from ratrack.track.sources import open_source
 from tracker_helpers import TINY
 

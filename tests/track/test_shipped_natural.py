@@ -8,8 +8,8 @@ import numpy as np
 from ratrack.data.formats import open_sequence
 from ratrack.data.sequence import ImageSequence
 from ratrack.eval.sot import evaluate_sot
+from ratrack.track.inputs import resolve_weights
 from ratrack.track.online import Tracker, pretrained_path
-from ratrack.track.run import resolve_weights
 from ratrack.track.sot import SingleObjectTracker
 
 # With the issue #13 defaults the shipped weights score a mean IoU of 0.705 on all of Crossing

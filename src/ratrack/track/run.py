@@ -47,25 +47,27 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import torch
 
-from ratrack.boxes import convert_boxes
-from ratrack.data._text import split_fields
 from ratrack.data.detections import (
     DET_FORMATS,
     FrameTable,
     check_frames,
     check_table_boxes,
-    first_bad_box,
-    read_detection_file,
-    read_detection_folder,
     read_init_file,
 )
 from ratrack.data.kitti_labels import check_kitti_type
 from ratrack.data.sequence import Sequence
 from ratrack.devices import resolve_device
-from ratrack.errors import ConfigError, RatrackError, check_number
+from ratrack.errors import ConfigError, check_number
 from ratrack.outputs import Interrupted, check_outputs, stop_on_signal
+from ratrack.track.inputs import (
+    boxes_only,
+    kitti_length,
+    parse_init_boxes,
+    plan_starts,
+    read_detections_of,
+    resolve_weights,
+)
 from ratrack.track.io import OUT_FORMATS, TrackFile, TrackVideo, format_frame
 from ratrack.track.multi import (
     DASHCAM,
@@ -76,7 +78,7 @@ from ratrack.track.multi import (
     MultiTracker,
     Starts,
 )
-from ratrack.track.online import Tracker, pretrained_path
+from ratrack.track.online import Tracker
 from ratrack.track.sources import (
     declared_length,
     iter_frames,
@@ -87,8 +89,6 @@ from ratrack.track.sources import (
 )
 
 log = logging.getLogger(__name__)
-
-INIT_BOX_FORMATS = ("xywh", "xywh1", "xyxy")
 
 
 @dataclass(frozen=True)
@@ -159,99 +159,6 @@ class TrackResult:
         return "\n".join(lines)
 
 
-# --- inputs -----------------------------------------------------------------------------------
-
-
-def parse_init_boxes(
-    boxes, fmt: str, frame_size: tuple[int, int], field: str = "init"
-) -> np.ndarray:
-    """``(N, 4)`` xyxy from ``boxes`` (strings ``"x,y,w,h"`` or sequences of 4 numbers in
-    ``fmt``); a malformed box or one that breaks :data:`~ratrack.data.detections.BOX_RULE` in the
-    ``(H, W)`` frame raises :class:`~ratrack.errors.ConfigError` for ``field`` naming the box's
-    position (1-based)."""
-
-    if fmt not in INIT_BOX_FORMATS:
-        raise ConfigError(f"{field}_format", f"must be one of {', '.join(INIT_BOX_FORMATS)}")
-    out = []
-    for k, box in enumerate(boxes, start=1):
-        text = box if isinstance(box, str) else ",".join(str(v) for v in box)
-        fields = split_fields(text)
-        try:
-            values = [float(v) for v in fields]
-        except ValueError:
-            values = []
-        if len(values) != 4 or not np.isfinite(values).all():
-            raise ConfigError(field, f"#{k} {text!r}: expected four numbers {','.join(fmt)}")
-        xyxy = convert_boxes(torch.tensor(values, dtype=torch.float64), fmt, "xyxy").numpy()
-        bad = first_bad_box(xyxy, frame_size)
-        if bad is not None:
-            raise ConfigError(field, f"#{k} {text!r}: {bad[1]}")
-        out.append(xyxy)
-    return np.asarray(out, np.float64).reshape(-1, 4)
-
-
-def plan_starts(
-    init_xyxy: np.ndarray,
-    first_frame: int,
-    table: FrameTable | None,
-    present: np.ndarray,
-    frame_size: tuple[int, int],
-    path: str | Path | None = None,
-) -> tuple[dict[int, Starts], int]:
-    """Objects to start per frame, and the first id free for new tracks.
-
-    ``init_xyxy`` boxes start on ``first_frame`` with ids after those of ``table``; each track
-    of ``table`` starts on its first row in a ``present`` frame. A row of ``table`` whose box
-    breaks :data:`~ratrack.data.detections.BOX_RULE` raises ``DataError``.
-    """
-    starts: dict[int, list[tuple[np.ndarray, int, str]]] = {}
-    first_free = 1
-    if table is not None and len(table.frame):
-        check_table_boxes(table, path or "init file", frame_size)
-        first_free = max(first_free, int(table.ids.max()) + 1)
-        on_image = np.isin(table.frame, present)
-        skipped = 0
-        for tid in np.unique(table.ids):
-            rows = np.flatnonzero((table.ids == tid) & on_image)
-            if len(rows) == 0:
-                skipped += 1
-                continue
-            r = rows[0]
-            starts.setdefault(int(table.frame[r]), []).append(
-                (table.boxes[r], int(tid), str(table.labels[r]))
-            )
-        if skipped:
-            log.warning("%s: %d tracks have no box on a frame with an image", path, skipped)
-    for k, box in enumerate(init_xyxy):
-        starts.setdefault(first_frame, []).append((box, first_free + k, ""))
-    first_free += len(init_xyxy)
-    out = {
-        t: Starts(
-            boxes=np.stack([b for b, _, _ in rows]),
-            ids=np.array([i for _, i, _ in rows], np.int64),
-            labels=np.array([c for _, _, c in rows], dtype=str),
-        )
-        for t, rows in starts.items()
-    }
-    return out, first_free
-
-
-def resolve_weights(name: str) -> str:
-    """``"auto"`` becomes ``"natural"`` when those weights are installed, else ``"bmnist"``
-    (logged as a warning: they were trained on digits, not natural video)."""
-    if name != "auto":
-        return name
-    try:
-        pretrained_path("natural")
-        return "natural"
-    except RatrackError:
-        log.warning(
-            "the 'natural' weights are not installed; tracking with 'bmnist' (trained on "
-            "Bouncing MNIST digits, not on natural video)"
-        )
-        return "bmnist"
-
-
 # --- streaming --------------------------------------------------------------------------------
 
 
@@ -287,37 +194,6 @@ def iter_tracks(
         timing.track += time.perf_counter() - start
         yield from held.push(t, frame, tracks)
     yield from held.flush()
-
-
-def boxes_only(
-    kitti_root: str | Path | None, sequence: str | None, source, no_frames: bool
-) -> bool:
-    """Whether to track from boxes alone: ``no_frames``, or a KITTI root without the
-    sequence's images (``image_02/SSSS``) and no other source."""
-    if no_frames:
-        return True
-    if source is not None or kitti_root is None or sequence is None:
-        return False
-    root = Path(kitti_root)
-    return not any((base / "image_02" / sequence).is_dir() for base in (root, root / "training"))
-
-
-def _kitti_length(kitti_root: str | Path | None, sequence: str | None) -> int:
-    """Frames of a KITTI sequence by its labels (0 when there are none)."""
-    if kitti_root is None or sequence is None:
-        return 0
-    from ratrack.data.kitti_labels import read_kitti_labels
-
-    root = Path(kitti_root)
-    for base in (root, root / "training"):
-        path = base / "label_02" / f"{sequence}.txt"
-        if path.is_file():
-            labels = read_kitti_labels(path)
-            return int(labels.frame.max()) + 1 if len(labels.frame) else 0
-    return 0
-
-
-# --- outputs ----------------------------------------------------------------------------------
 
 
 # --- the run ----------------------------------------------------------------------------------
@@ -359,9 +235,9 @@ def run_track(
             raise ConfigError("detections", ": tracking from boxes alone needs detections")
         if init or init_file is not None or video is not None:
             raise ConfigError("no_frames", ": init boxes, an init file and a video need frames")
-        det_table = _read_detections(detections, det_format, sequence)
+        det_table = read_detections_of(detections, det_format, sequence)
         num_frames = max(
-            _kitti_length(kitti_root, sequence),
+            kitti_length(kitti_root, sequence),
             int(det_table.frame.max()) + 1 if len(det_table.frame) else 0,
         )
         if config.max_frames is not None:
@@ -415,7 +291,7 @@ def run_track(
         check_table_boxes(table, init_file, frame_size)
     det_table = None
     if detections is not None:
-        det_table = _read_detections(detections, det_format, sequence)
+        det_table = read_detections_of(detections, det_format, sequence)
         check_frames(det_table, detections, num_frames, "detection")
         check_table_boxes(det_table, detections, frame_size, "detection box")
     starts, first_id = plan_starts(
@@ -448,14 +324,6 @@ def run_track(
         str(tracker.device),
         progress,
     )
-
-
-def _read_detections(path: str | Path, fmt: str, sequence: str | None) -> FrameTable:
-    if Path(path).is_dir():
-        if sequence is None:
-            raise RatrackError(f"{path}: a detection folder needs --sequence SSSS")
-        return read_detection_folder(path, sequence, fmt)
-    return read_detection_file(path, fmt)
 
 
 def _write_tracks(

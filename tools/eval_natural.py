@@ -32,7 +32,7 @@ import torch
 
 from ratrack.data.formats import open_sequence
 from ratrack.eval.peers import OpenCVTracker
-from ratrack.eval.sot import evaluate_sot_benchmark
+from ratrack.eval.sot_benchmark import evaluate_sot_benchmark
 from ratrack.track.online import Tracker
 from ratrack.track.run import run_track
 

@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 
 from ratrack.cli import app
 from ratrack.errors import RatrackError
-from ratrack.eval.sot import evaluate_sot_benchmark, find_sequences
+from ratrack.eval.sot_benchmark import evaluate_sot_benchmark, find_sequences
 
 FRAMES = 8
 

@@ -52,7 +52,8 @@ def eval_sot(
     and over all of them."""
     from tqdm import tqdm
 
-    from ratrack.eval.sot import evaluate_sot_benchmark, evaluate_sot_files, write_sot_plots
+    from ratrack.eval.sot import evaluate_sot_files, write_sot_plots
+    from ratrack.eval.sot_benchmark import evaluate_sot_benchmark
 
     bars: list = []  # the bar starts with the first frame: input errors print one line only
 

@@ -11,7 +11,13 @@ import torch
 from ratrack.attention.stn import extract_glimpses
 from ratrack.data.formats import open_sequence
 from ratrack.model.config import TrackerConfig
-from ratrack.model.correlation import box_masks, masked_ncc, template_kernels
+from ratrack.model.correlation import (
+    box_masks,
+    correlation_response,
+    masked_ncc,
+    template_kernels,
+    zero_padded,
+)
 from ratrack.model.glimpse import Frame, cut_glimpses, valid_masks
 from ratrack.track.online import Tracker
 
@@ -89,3 +95,37 @@ def test_a_box_at_the_corner_is_never_placed_mostly_outside_the_frame(car1):
         inside = max(0.0, min(x2, W) - max(x1, 0)) * max(0.0, min(y2, H) - max(y1, 0))
         assert inside >= 0.5 * (x2 - x1) * (y2 - y1), (t, box)
         assert np.isfinite(tracker.scores).all()
+
+
+def test_zero_padding_reproduces_the_original_correlation_on_a_colour_frame(data_dir):
+    """``match_padding="zeros"``: a match glimpse wholly inside the frame, its ring beyond the
+    search cells zeroed, scores every placement as the original matcher's 'same'-size,
+    zero-padded :func:`correlation_response` over the search cells did (BlurCar2's first two
+    frames, colour, so the NCC's mean must run over the channels together)."""
+    sequence = open_sequence(data_dir / "otb" / "BlurCar2", "otb")
+    first, second = (_tensor(sequence.frame(t)) for t in (0, 1))
+    H, W = first.shape[-2:]
+    config = TrackerConfig(in_channels=3, match_size=32)
+    S, k = config.match_size, config.match_kernel
+    x1, y1, x2, y2 = (float(v) for v in sequence.gt[0])
+    cx, cy, side = (x1 + x2) / 2, (y1 + y2) / 2, 1.2 * max(x2 - x1, y2 - y1)  # well inside
+    window = torch.tensor([[cx - side / 2, cy - side / 2, cx + side / 2, cy + side / 2]])
+    glimpse = cut_glimpses(first, window, config, (S, S))
+    rel = (torch.tensor([[x1, y1, x2, y2]]) - window[:, [0, 1, 0, 1]]) / side * 2 - 1
+    mask = box_masks(rel, S, k)
+    kernel = template_kernels(glimpse, (k, k), mask)
+    grow = side * k / S / 2  # the match glimpse: the search cells and half a template around
+    wide = window + torch.tensor([[-grow, -grow, grow, grow]])
+    G = S + k
+    search = cut_glimpses(second, wide, config, (G, G))
+    valid = valid_masks(wide, (G, G), (H, W))
+    assert valid.min() == 1
+    padded, evidence = zero_padded(search, valid, S)
+    ncc, visible = masked_ncc(padded, evidence, kernel, mask, valid)
+    original = correlation_response(cut_glimpses(second, window, config, (S, S)), kernel, mask)
+    assert ncc.shape == original.shape == (1, S + 1, S + 1)
+    torch.testing.assert_close(ncc, original, rtol=0, atol=1e-4)
+    assert torch.all(visible == 1)
+    # without the padding the far placements see the image instead: other scores
+    plain, _ = masked_ncc(search, valid, kernel, mask)
+    assert (plain - original).abs().max() > 0.05

@@ -5,7 +5,10 @@ running this file as a script; every later change must reproduce it to float rou
 recorded again when issue #13 moved boxes on purpose: natural.pt's matching now masks pixels
 outside the frame, searches twice the window with a cosine window and holds lost objects;
 bmnist.pt's boxes moved by float rounding only (windows no longer shift into crop pixels and
-back, and the first frame is cropped too), amplified to at most 0.2 px over 29 steps. It holds
+back, and the first frame is cropped too), amplified to at most 0.2 px over 29 steps. It was
+recorded again when the original matcher's zero padding came back as the default
+(``match_padding="zeros"``, 1x search, no cosine window, lost below 0.47): natural.pt's
+Crossing boxes equal the original reference again (see test_original_matcher.py). It holds
 the boxes of ``bmnist.pt`` on 20 Bouncing MNIST test clips and of ``natural.pt`` on the whole of
 ``otb/BlurCar2`` and ``otb/Crossing``, each tracked from the first ground-truth box through the
 public :class:`ratrack.Tracker` API on one thread.

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 GRID_GENERATORS = ("stn", "draw")
+MATCH_PADDINGS = ("zeros", "none")
 RNN_TYPES = ("gru", "lstm")
 
 
@@ -57,7 +58,7 @@ class TrackerConfig:
     match_penalty: float = 0.97  # a peak found at a scale other than 1 counts this much
     # The search region of matching, in windows: the template is looked for at every placement
     # within match_search times the window around the last box (SiamFC's search region).
-    match_search: float = 2.0
+    match_search: float = 1.0
     # A placement counts only when at least this share of the template lies inside the frame,
     # and its score is the masked NCC times that share: padding outside the frame is never
     # evidence, and a box is never placed mostly outside the frame.
@@ -66,12 +67,19 @@ class TrackerConfig:
     # below lost_score is lost: the next frame is searched lost_search times wider, until the
     # score recovers. Below hold_score (<= lost_score) the match is no evidence at all and the
     # box stays where it was; between the two the box follows the best match.
-    lost_score: float = 0.6
+    lost_score: float = 0.47
     lost_search: float = 4.0
     hold_score: float = 0.45
+    # What a placement near the search glimpse's edge compares the template's overhanging part
+    # with: "zeros": the glimpse is search_cells samples wide and zero-padded by half a
+    # template ('same'-size correlation, as the original matcher did): a far placement partly
+    # scores against zero-valued pixels, an implicit motion prior; "none": no padding, the
+    # image itself lies there. Either way samples outside the frame are never evidence, and
+    # the score (confidence) is the chosen placement's match against the frame's pixels alone.
+    match_padding: str = "zeros"
     # > 0: SiamFC's cosine window: a placement's response is lowered by this much times
     # (1 - hann(x) hann(y)) over the search grid, favouring small moves (not while lost)
-    match_window: float = 0.1
+    match_window: float = 0.0
 
     def __post_init__(self) -> None:
         if self.in_channels <= 0 or self.feature_size <= 0 or self.hidden_size <= 0:
@@ -116,6 +124,10 @@ class TrackerConfig:
         if self.hold_score > self.lost_score:
             raise ValueError(
                 f"hold_score must be <= lost_score, got {self.hold_score} > {self.lost_score}"
+            )
+        if self.match_padding not in MATCH_PADDINGS:
+            raise ValueError(
+                f"match_padding must be one of {MATCH_PADDINGS}, got {self.match_padding!r}"
             )
         if not 0 < self.min_visible <= 1:
             raise ValueError(f"min_visible must be in (0, 1], got {self.min_visible}")

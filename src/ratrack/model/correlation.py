@@ -88,8 +88,23 @@ def _smooth(n: int) -> int:
         n += 1
 
 
+def zero_padded(glimpses: Tensor, valid: Tensor, cells: int) -> tuple[Tensor, Tensor]:
+    """A match glimpse ``(B, C, G, G)`` with its validity ``valid`` ``(B, 1, G, G)`` as the
+    original matcher saw it: only its central ``cells`` square is the search glimpse, and the
+    ring around it (half a template wide) is that glimpse's zero padding. Returns the glimpse
+    with the ring set to zero and the evidence mask for :func:`masked_ncc`: the ring always
+    counts (as zero-valued pixels, wherever it lies), the central square where it lies inside
+    the frame. Pass ``valid`` itself as ``masked_ncc``'s ``inside``, so the visible share
+    still counts the frame only."""
+    G = glimpses.shape[-1]
+    edge = (G - cells) // 2
+    core = torch.zeros_like(valid)
+    core[:, :, edge : edge + cells, edge : edge + cells] = 1
+    return glimpses * core, valid * core + 1 - core
+
+
 def masked_ncc(
-    search: Tensor, valid: Tensor, kernels: Tensor, mask: Tensor
+    search: Tensor, valid: Tensor, kernels: Tensor, mask: Tensor, inside: Tensor | None = None
 ) -> tuple[Tensor, Tensor]:
     """Normalized cross-correlation of box-shaped templates over search glimpses, counting only
     the glimpse samples that lie inside the frame.
@@ -109,13 +124,21 @@ def masked_ncc(
     so padding outside the frame is never evidence. Returns ``ncc`` (0 where no cell is valid)
     and ``visible``, the share of the template's cells inside the frame at each placement
     (``(B, h', w')`` each). All six sums are correlations, computed in one batched FFT.
+
+    ``inside`` ``(B, 1, h, w)``, when given, is the frame's validity for ``visible`` where it
+    differs from ``valid`` (zero padding that counts as evidence but is not in the frame).
     """
     _, C, h, w = search.shape
     k = kernels.shape[-1]
-    # Subtracting the glimpse's valid mean changes no NCC and keeps the sums of squares small.
-    count = valid.sum((1, 2, 3), keepdim=True).clamp(min=1)
-    s = (search - (search * valid).sum((2, 3), keepdim=True) / count) * valid  # (B, C, h, w)
-    signals = torch.cat((s, valid, s.sum(1, keepdim=True), s.square().sum(1, keepdim=True)), 1)
+    # Subtracting one constant, the glimpse's valid mean over all channels, changes no NCC
+    # and keeps the sums of squares small (a mean per channel would: the template is zero-mean
+    # over its channels together, not per channel).
+    count = (C * valid.sum((1, 2, 3), keepdim=True)).clamp(min=1)
+    s = (search - (search * valid).sum((1, 2, 3), keepdim=True) / count) * valid  # (B, C, h, w)
+    signals = [s, valid, s.sum(1, keepdim=True), s.square().sum(1, keepdim=True)]
+    if inside is not None:
+        signals.append(inside)
+    signals = torch.cat(signals, 1)
     templates = torch.cat(
         (kernels, kernels.sum(1, keepdim=True), kernels.square().sum(1, keepdim=True), mask), 1
     )  # (B, C + 3, k, k)
@@ -133,16 +156,18 @@ def masked_ncc(
             v * K[:, C + 2],  # |W|
             ssum * K[:, C + 2],  # sum_W s
             ssq * K[:, C + 2],  # sum_W s^2
+            *([X[:, C + 3] * K[:, C + 2]] if inside is not None else []),  # cells in the frame
         ),
         1,
     )
     full = torch.fft.irfft2(products, s=fft_size)  # (B, 6, n_h, n_w)
-    dot, t1, t2, cells, s1, s2 = full[:, :, k - 1 : h, k - 1 : w].unbind(1)  # (B, h', w') each
+    dot, t1, t2, cells, s1, s2, *framed = full[:, :, k - 1 : h, k - 1 : w].unbind(1)
     cells = cells.round()
     n = (C * cells).clamp(min=1)
     spread_t = (t2 - t1.square() / n).clamp(min=0)
     spread_s = (s2 - s1.square() / n).clamp(min=0)
     ncc = (dot - t1 * s1 / n) / ((spread_t * spread_s).sqrt() + 1e-6)
     ncc = torch.where(cells > 0, ncc, torch.zeros_like(ncc))
-    visible = cells / mask.sum((1, 2, 3))[:, None, None].clamp(min=1)
+    framed_cells = framed[0].round() if framed else cells
+    visible = framed_cells / mask.sum((1, 2, 3))[:, None, None].clamp(min=1)
     return ncc, visible

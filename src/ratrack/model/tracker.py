@@ -78,6 +78,7 @@ from ratrack.model.correlation import (
     masked_ncc,
     response_features,
     template_kernels,
+    zero_padded,
 )
 from ratrack.model.glimpse import Frame, cut_glimpses, valid_masks
 
@@ -256,7 +257,12 @@ class RecurrentTracker(nn.Module):
         frame are ruled out, and the others score their NCC times that share. The best peak
         over the scales (those other than 1 discounted by ``match_penalty``) places the box;
         its size is the last box's times that scale. Objects searched wide and normally are
-        scored in two groups (their glimpses differ in size)."""
+        scored in two groups (their glimpses differ in size).
+
+        With ``match_padding="zeros"`` each glimpse's ring beyond its central ``search_cells``
+        square is zero padding (:func:`zero_padded`): placements are ranked, and the match
+        features' peak taken, with it (the original matcher's implicit motion prior); the score
+        is the chosen placement's match against the frame's pixels alone."""
         c = self.config
         B, S, k, n = state.box.shape[0], c.match_size, c.match_kernel, len(c.match_scales)
         packed = state.match.view(B, -1, k, k)
@@ -278,11 +284,16 @@ class RecurrentTracker(nn.Module):
             size = (cells + k, cells + k)
             glimpses = cut_glimpses(frame._replace(pixels=pixels), windows, c, size)
             valid = valid_masks(windows, size, frame.size)  # (b n, 1, G, G)
+            raw, evidence, inside = glimpses, valid, None
+            if c.match_padding == "zeros":  # the original matcher's 'same' correlation
+                glimpses, evidence = zero_padded(glimpses, valid, cells)
+                inside = valid
             ncc, visible = masked_ncc(
                 glimpses,
-                valid,
+                evidence,
                 kernels[rows].repeat_interleave(n, 0),
                 mask[rows].repeat_interleave(n, 0),
+                inside,
             )  # (b n, cells + 1, cells + 1) each
             response = torch.where(visible >= c.min_visible, ncc * visible, -1.0)
             ranked = response  # what places the box; the score is the response itself
@@ -309,6 +320,19 @@ class RecurrentTracker(nn.Module):
             shift = torch.where(none[:, None], 0.0, shift)
             matched[rows] = box
             features[rows] = torch.cat((shift / S, peak, scale.log()[:, None]), 1)
+            if c.match_padding == "zeros":
+                # The padding is a motion prior, not evidence: the score is the match at the
+                # chosen placement against the frame's own pixels (a blank frame scores low).
+                G = cells + k
+                pick = best + rows_b * n  # (b,) the chosen scale's glimpse of each object
+                plain, shown = masked_ncc(
+                    raw.view(b * n, -1, G, G)[pick],
+                    valid[pick],
+                    kernels[rows],
+                    mask[rows],
+                )  # (b, cells + 1, cells + 1) each
+                plain = torch.where(shown >= c.min_visible, plain * shown, -1.0)
+                peak = plain.flatten(1).gather(1, where[:, None])
             score[rows] = peak[:, 0]
         return matched, features, score
 

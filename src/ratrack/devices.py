@@ -1,8 +1,11 @@
-"""The ``device`` setting, parsed in one place: ``auto``, ``cpu``, ``cuda`` or ``cuda:N``."""
+"""The ``device`` setting, parsed in one place: ``auto``, ``cpu``, ``cuda`` or ``cuda:N``; and
+the CPU thread policy (:func:`cpu_threads`)."""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import torch
 
@@ -57,3 +60,24 @@ def resolve_device(name: str | torch.device) -> torch.device:
             )
         return torch.device("cuda", index)
     raise ConfigError("device", f"must be one of {', '.join(DEVICES)} or cuda:N, got {name!r}")
+
+
+@contextmanager
+def cpu_threads(count: int) -> Iterator[None]:
+    """Run a block with ``count`` torch and OpenCV CPU threads (0: the libraries' own), restored
+    on exit. One thread is the default of ``ratrack track``, ``eval`` and ``bench``: a small
+    batch gains little from a second thread, and on a machine doing other work (a detector
+    beside the tracker) threads that wait on each other lose far more than they gain."""
+    import cv2
+
+    if count == 0:
+        yield
+        return
+    before = torch.get_num_threads(), cv2.getNumThreads()
+    torch.set_num_threads(count)
+    cv2.setNumThreads(count)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before[0])
+        cv2.setNumThreads(before[1])

@@ -8,7 +8,8 @@ from typing import Annotated
 import typer
 
 from ratrack.cli._common import _write_json
-from ratrack.errors import RatrackError
+from ratrack.devices import cpu_threads
+from ratrack.errors import RatrackError, check_number
 from ratrack.outputs import check_outputs
 
 app = typer.Typer(
@@ -45,11 +46,25 @@ def eval_sot(
         str, typer.Option(help="OpenCV trackers to run too: csrt,kcf,mosse,medianflow,mil.")
     ] = "",
     device: Annotated[str, typer.Option(help="torch device of ratrack.")] = "cpu",
+    threads: Annotated[
+        int, typer.Option(help="CPU threads of torch and OpenCV for every tracker (0: their own).")
+    ] = 1,
     plot: Annotated[Path | None, typer.Option(help="Folder for the PNG plots.")] = None,
     json_out: Annotated[Path | None, typer.Option("--json", help="Write scores as JSON.")] = None,
 ) -> None:
     """Mean IoU, success AUC, precision at 20 px and fps of ratrack and peers, per sequence
     and over all of them."""
+    check_number("threads", threads, low=0, high=1024, integer=True)
+    if pred is not None and not pred.is_file():
+        raise RatrackError(f"--pred {pred}: file not found")
+    check_outputs(
+        {"--json": json_out}, folders={"--plot": plot}, inputs={"SEQUENCE": paths, "--pred": pred}
+    )
+    with cpu_threads(threads):
+        _eval_sot(paths, pred, pred_format, track_id, weights, peers, device, plot, json_out)
+
+
+def _eval_sot(paths, pred, pred_format, track_id, weights, peers, device, plot, json_out) -> None:
     from tqdm import tqdm
 
     from ratrack.eval.sot import evaluate_sot_files, write_sot_plots
@@ -64,11 +79,6 @@ def eval_sot(
             bars.append(tqdm(total=total, desc=desc, unit="frame"))
         bars[-1].update(done - bars[-1].n)
 
-    if pred is not None and not pred.is_file():
-        raise RatrackError(f"--pred {pred}: file not found")
-    check_outputs(
-        {"--json": json_out}, folders={"--plot": plot}, inputs={"SEQUENCE": paths, "--pred": pred}
-    )
     if pred is not None:
         if len(paths) != 1:
             raise RatrackError("--pred scores one sequence: give exactly one sequence folder")

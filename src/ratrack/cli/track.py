@@ -55,6 +55,13 @@ def track(
         typer.Option(help="Leave out frames where the tracker lost its object (no detections)."),
     ] = False,
     object_type: Annotated[str, typer.Option(help="KITTI type of class-less tracks.")] = "Car",
+    threads: Annotated[
+        int,
+        typer.Option(
+            help="CPU threads of torch and OpenCV (0: their own; 1 holds up best "
+            "when the machine does other work)."
+        ),
+    ] = 1,
 ) -> None:
     """Track objects through a video or sequence; write MOT/KITTI/JSON-lines tracks and a video.
 
@@ -85,6 +92,7 @@ def track(
             object_type=object_type,
             max_frames=max_frames,
             drop_lost=drop_lost,
+            threads=threads,
             lifecycle=lifecycle,
         )
     except ValueError as exc:

@@ -49,13 +49,12 @@ import os
 import statistics
 import tempfile
 import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
 
-from ratrack.devices import resolve_device
+from ratrack.devices import cpu_threads, resolve_device
 from ratrack.errors import DataError
 from ratrack.eval.peers import PEER_LABELS, OpenCVTracker
 from ratrack.eval.speed import (
@@ -151,25 +150,6 @@ def _update_all(trackers: Sequence, frame: np.ndarray) -> None:
         tracker.update(frame)
 
 
-@contextmanager
-def _cpu_threads(count: int) -> Iterator[None]:
-    """Set torch's and OpenCV's CPU threads to ``count`` (0: unchanged), restored on exit."""
-    import cv2
-    import torch
-
-    if count == 0:
-        yield
-        return
-    before = torch.get_num_threads(), cv2.getNumThreads()
-    torch.set_num_threads(count)
-    cv2.setNumThreads(count)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before[0])
-        cv2.setNumThreads(before[1])
-
-
 def run_speed_benchmark(
     config: SpeedConfig,
     frames_dir: str | Path | None = None,
@@ -191,7 +171,7 @@ def run_speed_benchmark(
     source_size = sources[0].shape[:2]
     if any(f.shape != sources[0].shape for f in sources):
         raise DataError("frames of different sizes in one folder", folder)
-    with _cpu_threads(config.threads), tempfile.TemporaryDirectory(prefix="ratrack_") as tmp:
+    with cpu_threads(config.threads), tempfile.TemporaryDirectory(prefix="ratrack_") as tmp:
         files = {size: _resized_paths(sources, paths, size, Path(tmp)) for size in config.sizes}
         del sources  # the runs decode their own frames from the files
         environment = _environment(str(device))

@@ -43,6 +43,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterator
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -57,7 +58,7 @@ from ratrack.data.detections import (
 )
 from ratrack.data.kitti_labels import check_kitti_type
 from ratrack.data.sequence import Sequence
-from ratrack.devices import resolve_device
+from ratrack.devices import cpu_threads, resolve_device
 from ratrack.errors import ConfigError, check_number
 from ratrack.outputs import Interrupted, check_outputs, stop_on_signal
 from ratrack.track.inputs import (
@@ -84,6 +85,7 @@ from ratrack.track.sources import (
     iter_frames,
     open_source,
     present_frames,
+    read_ahead,
     source_files,
     source_fps,
 )
@@ -100,6 +102,8 @@ class TrackConfig:
     out_format: str = "mot"  # one of OUT_FORMATS
     object_type: str = "Car"  # KITTI type written for tracks whose class is unknown
     max_frames: int | None = None  # stop after this many frames with images (None: all)
+    threads: int = 1  # torch and OpenCV CPU threads of the run (0: the libraries' own)
+    read_ahead: int = 4  # frames decoded ahead in a background thread (0: decode in line)
     # True: an object's rows are left out of the outputs on frames where the tracker has lost
     # it (its score is below the model's lost_score; runs without detections only)
     drop_lost: bool = False
@@ -114,11 +118,14 @@ class TrackConfig:
         resolve_device(self.device)
         if self.max_frames is not None:
             check_number("max_frames", self.max_frames, low=1, integer=True)
+        check_number("threads", self.threads, low=0, high=1024, integer=True)
+        check_number("read_ahead", self.read_ahead, low=0, high=1024, integer=True)
 
 
 @dataclass
 class Timing:
-    """Seconds spent decoding frames, inside the tracker, and writing outputs."""
+    """Seconds spent waiting for decoded frames (decoding, where it is not read ahead), inside
+    the tracker, and writing outputs."""
 
     decode: float = 0.0
     track: float = 0.0
@@ -311,7 +318,7 @@ def run_track(
     if video is not None:
         video_out = (video, source_fps(seq), frame_size)
     return _write_tracks(
-        iter_frames(seq, config.max_frames),
+        read_ahead(iter_frames(seq, config.max_frames), config.read_ahead),
         multi,
         starts,
         det_table,
@@ -358,7 +365,8 @@ def _write_tracks(
     ids: set[int] = set()
     count = boxes = 0
     try:
-        with stop_on_signal() as stop:
+        # the frames' reader (a read-ahead thread) stops with the run, however it ends
+        with stop_on_signal() as stop, closing(frames), cpu_threads(config.threads):
             for t, frame, tracks in iter_tracks(
                 frames, multi, starts=starts, detections=det_table, timing=timing
             ):

@@ -1,10 +1,13 @@
 """Where ``ratrack track`` reads frames from: videos, image folders, dataset sequences and KITTI
-raw drives, one frame at a time."""
+raw drives, one frame at a time (optionally decoded ahead in a background thread)."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from pathlib import Path
+from queue import Full, Queue
+from typing import NamedTuple, TypeVar
 
 import numpy as np
 
@@ -13,6 +16,8 @@ from ratrack.data.kitti import KittiTracking
 from ratrack.data.kitti_raw import find_kitti_raw_drives, looks_like_date
 from ratrack.data.sequence import Sequence
 from ratrack.errors import ConfigError, DataError, RatrackError
+
+T = TypeVar("T")
 
 
 def open_source(
@@ -97,6 +102,58 @@ def iter_frames(seq: Sequence, max_frames: int | None = None) -> Iterator[tuple[
             return
         count += 1
         yield t, frame
+
+
+class _Failed(NamedTuple):
+    error: BaseException
+
+
+_DONE = object()
+
+
+def read_ahead(items: Iterator[T], depth: int) -> Iterator[T]:
+    """``items`` produced in a background thread, at most ``depth`` ahead of the consumer, so
+    that decoding the next frames overlaps tracking this one (OpenCV's decoders release the
+    GIL). An error of the producer is raised here, where its item would have come; closing the
+    generator stops the producer. ``depth`` 0: ``items`` as they are, in this thread."""
+    if depth < 1:
+        yield from items
+        return
+    queue: Queue = Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def offer(item: object) -> bool:
+        while not stop.is_set():
+            try:
+                queue.put(item, timeout=0.05)
+                return True
+            except Full:
+                continue
+        return False
+
+    def produce() -> None:
+        try:
+            for item in items:
+                if not offer(item):
+                    return
+        except BaseException as error:  # handed to the consumer, which raises it
+            offer(_Failed(error))
+            return
+        offer(_DONE)
+
+    thread = threading.Thread(target=produce, name="ratrack-read-ahead", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item = queue.get()
+            if item is _DONE:
+                return
+            if isinstance(item, _Failed):
+                raise item.error
+            yield item
+    finally:
+        stop.set()
+        thread.join(timeout=5.0)
 
 
 def source_fps(seq: Sequence) -> float:

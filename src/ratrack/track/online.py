@@ -90,7 +90,6 @@ class Tracker:
         self._ids: list[int] = []
         self._next_id = 0
         self._windows = torch.zeros(0, 4)
-        self._frame_size: tuple[int, int] | None = None
         self._frame_shape: tuple | None = None  # the stream's frame kind, set by init
 
     @classmethod
@@ -131,7 +130,7 @@ class Tracker:
     @property
     def frame_size(self) -> tuple[int, int] | None:
         """``(H, W)`` of the frames this stream tracks (set by :meth:`init`)."""
-        return self._frame_size
+        return None if self._frame_shape is None else self._frame_shape[1:3]
 
     # -- input conversion ------------------------------------------------------------------
     def frame_tensor(self, frame: np.ndarray | Tensor) -> Tensor:
@@ -173,18 +172,13 @@ class Tracker:
     def _frame(self, frame: np.ndarray | Tensor, windows: Tensor) -> Frame:
         """The part of ``frame`` that glimpses at xyxy ``windows`` ``(N, 4)`` read, as a
         :class:`Frame` on the model's device (the whole frame with the DRAW grid generator,
-        whose filters span the frame). Raises ``ValueError`` when the frame's size differs from
-        the stream's first frame."""
+        whose filters span the frame). Every frame reaching the model passes here, and
+        :meth:`_check_frame` first."""
         if not isinstance(frame, np.ndarray | Tensor):
             raise TypeError(f"frame must be a numpy array or a tensor, got {type(frame).__name__}")
+        self._check_frame(frame)
         is_numpy = isinstance(frame, np.ndarray)
-        size = tuple(frame.shape[:2] if is_numpy else frame.shape[-2:])
-        if self._frame_size is not None and size != self._frame_size:
-            raise ValueError(
-                f"frame is {size[0]}x{size[1]} (HxW) but the stream's first frame was "
-                f"{self._frame_size[0]}x{self._frame_size[1]}; start a new stream with init()"
-            )
-        H, W = size
+        H, W = frame.shape[:2] if is_numpy else frame.shape[-2:]
         region = None
         if self.model.config.grid_generator == "stn":
             region = glimpse_region(windows, H, W)
@@ -233,13 +227,10 @@ class Tracker:
         """
         self._state, self._ids = None, []
         self._windows = torch.zeros(0, 4)
-        self._frame_size = None
         self.fmt = fmt
-        self._frame_shape = None
+        self._frame_shape = None  # a new stream: its first frame sets the kind
         self._frame_shape = self._check_frame(frame)
-        new = self.add(frame, boxes, fmt=fmt, ids=ids)
-        self._frame_size = self._size_of(frame)
-        return new
+        return self.add(frame, boxes, fmt=fmt, ids=ids)
 
     def _check_frame(self, frame: np.ndarray | Tensor) -> tuple | None:
         """``frame``'s ``(type, H, W, C)``; ``DataError`` when its size differs from the
@@ -336,8 +327,8 @@ class Tracker:
         frame that the step's windows read is converted (computed once, with the step's own
         :meth:`~ratrack.model.tracker.RecurrentTracker.read_windows`).
         """
-        self._check_frame(frame)
         if self._state is None:
+            self._check_frame(frame)  # (with objects, _frame checks it)
             return np.zeros((0, 4), dtype=np.float32)
         reads = self.model.read_windows(self._state)
         out, self._state = self.model.step(

@@ -36,7 +36,7 @@ import stat
 import threading
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
-from typing import IO
+from typing import IO, TypeVar
 
 from ratrack.errors import RatrackError
 
@@ -249,7 +249,38 @@ def _make_folders(folder: Path) -> list[Path]:
     return created
 
 
-class Output:
+_T = TypeVar("_T", bound="_Transaction")
+
+
+class _Transaction:
+    """What :class:`Output` and :class:`OutputFolder` share: ``with`` commits on a normal exit
+    and aborts on an exception; an abort removes the folders made for the output (if empty)."""
+
+    _created: list[Path]
+
+    def commit(self) -> Path:
+        raise NotImplementedError
+
+    def abort(self) -> None:
+        raise NotImplementedError
+
+    def _remove_folders(self) -> None:
+        for folder in reversed(self._created):
+            with contextlib.suppress(OSError):
+                folder.rmdir()  # only when empty
+        self._created = []
+
+    def __enter__(self: _T) -> _T:
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is None:
+            self.commit()
+        else:
+            self.abort()
+
+
+class Output(_Transaction):
     """One output file written under the policy: write to :attr:`write_path` (or the file from
     :meth:`open`), then :meth:`commit` or :meth:`abort`.
 
@@ -351,21 +382,6 @@ class Output:
                 self.temp.unlink()
         self._remove_folders()
 
-    def _remove_folders(self) -> None:
-        for folder in reversed(self._created):
-            with contextlib.suppress(OSError):
-                folder.rmdir()  # only when empty
-        self._created = []
-
-    def __enter__(self) -> Output:
-        return self
-
-    def __exit__(self, exc_type, exc, tb) -> None:
-        if exc_type is None:
-            self.commit()
-        else:
-            self.abort()
-
 
 def write_text(path: PathLike, text: str, *, name: str = "output") -> Path:
     """Write ``text`` (UTF-8, ``\\n`` line ends) to ``path`` under the policy, in one piece."""
@@ -383,7 +399,7 @@ def write_bytes(path: PathLike, data: bytes, *, name: str = "output") -> Path:
     return Path(path)
 
 
-class OutputFolder:
+class OutputFolder(_Transaction):
     """A folder written as a whole: filled under a hidden temporary name beside it, renamed into
     place on :meth:`commit` (a folder of that name already there is replaced), removed on
     :meth:`abort`. Used for one exported sequence, so no reader ever sees half of one."""
@@ -429,18 +445,7 @@ class OutputFolder:
             return
         self.done = True
         shutil.rmtree(self.temp, ignore_errors=True)
-        for folder in reversed(self._created):
-            with contextlib.suppress(OSError):
-                folder.rmdir()
-
-    def __enter__(self) -> OutputFolder:
-        return self
-
-    def __exit__(self, exc_type, exc, tb) -> None:
-        if exc_type is None:
-            self.commit()
-        else:
-            self.abort()
+        self._remove_folders()
 
 
 def _umask() -> int:

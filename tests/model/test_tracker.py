@@ -161,7 +161,7 @@ def test_template_matching_finds_the_moved_and_scaled_target(shift, scale):
     frames, box = _textured_frames(shift, scale)
     state = model.init_state(frames[:1], box[None])
     k = model.config.match_kernel
-    assert k == 16 and state.match.shape == (1, 4 * k * k)
+    assert k == 16 and state.match.shape == (1, 7 * k * k)  # memory, first template, mask
     out, _ = model.step(frames[1:], state)  # an untrained head keeps the matched box
     cx, cy = 52 + shift[0], 58 + shift[1]
     expected = torch.tensor([[cx - 12 * scale, cy - 18 * scale, cx + 12 * scale, cy + 18 * scale]])

@@ -178,7 +178,7 @@ def _real_clips(seq, n: int, config: NaturalPoolConfig, rng: np.random.Generator
         yield crop_clip(images, gt[t], rng.uniform(*config.context_range), config.out_size)
 
 
-def _mot_tracks(seq, min_side: float) -> list[tuple[np.ndarray, np.ndarray]]:
+def mot_tracks(seq, min_side: float) -> list[tuple[np.ndarray, np.ndarray]]:
     """``(frame indices, boxes)`` of every fully visible pedestrian track of a MOT sequence."""
     records = seq.gt_records
     keep = (records.conf > 0) & ((records.cls == 1) | (records.cls == -1))
@@ -201,7 +201,7 @@ def _mot_clips(root: Path, n: int, config: NaturalPoolConfig, rng: np.random.Gen
     tracks = []
     for folder in sorted((root / "mot17_mini" / "train").glob("MOT17-*")):
         seq = open_sequence(folder, "mot")
-        tracks += [(seq, t, b) for t, b in _mot_tracks(seq, config.mot_min_side)]
+        tracks += [(seq, t, b) for t, b in mot_tracks(seq, config.mot_min_side)]
     if not tracks:
         return
     cache: dict[tuple[str, int], np.ndarray] = {}

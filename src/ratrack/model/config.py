@@ -80,6 +80,20 @@ class TrackerConfig:
     # > 0: SiamFC's cosine window: a placement's response is lowered by this much times
     # (1 - hann(x) hann(y)) over the search grid, favouring small moves (not while lost)
     match_window: float = 0.0
+    # > 0: the matching template is a memory of the target: each frame, an object matched with
+    # a score of at least update_score moves its template this share of the way to the patch
+    # it matched (the first frame's template fades at (1 - template_rate) per update).
+    template_rate: float = 0.0
+    update_score: float = 0.6
+    # With template_rate > 0: the template matched is this share of the first frame's template
+    # and the rest the memory (each unit-norm), so the first look anchors a drifting memory.
+    template_anchor: float = 0.0
+    # > 0: learned matching beside the pixel NCC: a small conv net (MatchNet) maps every match
+    # glimpse to this many feature channels at the same resolution, the template is matched in
+    # them by the same masked NCC, and placements are ranked by
+    # (1 - match_blend) * pixel NCC + match_blend * feature NCC (the score likewise).
+    match_features: int = 0
+    match_blend: float = 0.5
 
     def __post_init__(self) -> None:
         if self.in_channels <= 0 or self.feature_size <= 0 or self.hidden_size <= 0:
@@ -129,6 +143,15 @@ class TrackerConfig:
             raise ValueError(
                 f"match_padding must be one of {MATCH_PADDINGS}, got {self.match_padding!r}"
             )
+        if self.match_features < 0 or not 0 <= self.match_blend <= 1:
+            raise ValueError(
+                f"match_features must be >= 0 and match_blend in [0, 1], got "
+                f"{self.match_features}, {self.match_blend}"
+            )
+        if not 0 <= self.template_anchor <= 1:
+            raise ValueError(f"template_anchor must be in [0, 1], got {self.template_anchor}")
+        if not 0 <= self.template_rate <= 1:
+            raise ValueError(f"template_rate must be in [0, 1], got {self.template_rate}")
         if not 0 < self.min_visible <= 1:
             raise ValueError(f"min_visible must be in (0, 1], got {self.min_visible}")
 

@@ -37,3 +37,26 @@ class ConvNet(nn.Module):
             if i == 3 * stage - 1:  # each stage is conv, ReLU, pool
                 kept = x
         return F.relu(self.project(x.flatten(1))), kept
+
+
+class MatchNet(nn.Module):
+    """Match glimpse ``(B, C, h, w)`` -> feature map ``(B, match_features, h, w)`` at the same
+    resolution, for the learned half of template matching: two 3x3 convs (the second dilated
+    by 2, so each cell sees 7x7 pixels) with a ReLU between, on glimpses normalized as the conv
+    net's. Its first conv can start from the pretrained conv net's first stage
+    (:meth:`start_from`)."""
+
+    def __init__(self, *, config: TrackerConfig) -> None:
+        super().__init__()
+        width = config.conv_channels[0]
+        self.first = nn.Conv2d(config.in_channels, width, 3, padding=1)
+        self.second = nn.Conv2d(width, config.match_features, 3, padding=2, dilation=2)
+        self.mean, self.std = config.pixel_mean, config.pixel_std
+
+    def start_from(self, conv: ConvNet) -> None:
+        """Copy the conv net's first conv into :attr:`first` (same shape)."""
+        self.first.load_state_dict(conv.stages[0].state_dict())
+
+    def forward(self, glimpses: Tensor) -> Tensor:
+        x = (glimpses - self.mean) / self.std
+        return self.second(F.relu(self.first(x)))

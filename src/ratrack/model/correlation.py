@@ -6,6 +6,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+FLAT = 1e-4  # masked_ncc: a spread below this share of the sum of squares is rounding
+
 
 def template_kernels(maps: Tensor, size: tuple[int, int], mask: Tensor | None = None) -> Tensor:
     """The central ``size`` patch of feature ``maps`` ``(B, c, h, w)``, zero-mean and unit-norm
@@ -167,7 +169,11 @@ def masked_ncc(
     spread_t = (t2 - t1.square() / n).clamp(min=0)
     spread_s = (s2 - s1.square() / n).clamp(min=0)
     ncc = (dot - t1 * s1 / n) / ((spread_t * spread_s).sqrt() + 1e-6)
-    ncc = torch.where(cells > 0, ncc, torch.zeros_like(ncc))
+    # A patch whose spread is below FLAT of its sum of squares is flat as far as float32 sums
+    # can tell (the spread is then mostly rounding): no evidence either way, its NCC is 0,
+    # never the huge ratio of two rounding errors.
+    flat = (spread_s <= FLAT * s2) | (spread_t <= FLAT * t2)
+    ncc = torch.where((cells > 0) & ~flat, ncc.clamp(-1, 1), torch.zeros_like(ncc))
     framed_cells = framed[0].round() if framed else cells
     visible = framed_cells / mask.sum((1, 2, 3))[:, None, None].clamp(min=1)
     return ncc, visible

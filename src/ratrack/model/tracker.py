@@ -71,7 +71,7 @@ from ratrack.boxes import (
     window_deltas,
 )
 from ratrack.model.config import TrackerConfig
-from ratrack.model.convnet import ConvNet
+from ratrack.model.convnet import ConvNet, MatchNet
 from ratrack.model.correlation import (
     box_masks,
     correlation_response,
@@ -92,7 +92,9 @@ class TrackerState(NamedTuple):
     box: Tensor  # (B, 4) xyxy last box b_{t-1}
     template: Tensor  # (B, F) first-frame glimpse features f_0
     kernel: Tensor  # (B, c*kh*kw) first-frame target patch of the feature map; (B, 0) when off
-    match: Tensor  # (B, (C+1)*k*k) matching template and its box mask as one more channel; (B, 0)
+    # (B, (2C'+1)*k*k): the matching template memory, the first frame's template (C' channels
+    # each: pixels, then learned features) and their box mask as one more channel; (B, 0) off
+    match: Tensor
     score: Tensor  # (B,) confidence of the last box (1 at the first frame); see StepOutput.score
 
 
@@ -150,6 +152,8 @@ class RecurrentTracker(nn.Module):
         super().__init__()
         self.config = c = config
         self.conv = ConvNet(config=c)
+        if c.match_features:
+            self.match_net = MatchNet(config=c)
         rnn_in = 2 * c.feature_size + 4 + c.correlation_size
         cell = nn.GRUCell if c.rnn_type == "gru" else nn.LSTMCell
         self.rnn = cell(rnn_in, c.hidden_size)
@@ -244,20 +248,64 @@ class RecurrentTracker(nn.Module):
             return ReadWindows(state.window, state.window.new_zeros(len(wide), 0, 4), wide)
         return ReadWindows(state.window, self.match_windows(state.window, state.box, wide), wide)
 
+    def match_maps(self, glimpses: Tensor) -> Tensor:
+        """Match glimpses ``(B, C, G, G)`` with, when learned matching is on, their
+        :class:`~ratrack.model.convnet.MatchNet` features as more channels."""
+        if not self.config.match_features:
+            return glimpses
+        return torch.cat((glimpses, self.match_net(glimpses)), 1)
+
+    def match_response(
+        self, maps: Tensor, valid: Tensor, templates: Tensor, mask: Tensor, cells: int | None
+    ) -> Tensor:
+        """Each placement's match of ``templates`` ``(B, C', k, k)`` (pixel templates, then the
+        learned ones; see :meth:`match_maps`) with ``mask`` over ``maps`` ``(B, C', G, G)``
+        (:meth:`match_maps`) whose samples inside the frame are ``valid``: the pixel NCC
+        blended ``match_blend`` of the way to the learned NCC, times the template's share inside
+        the frame, and -1 where that share is below ``min_visible``: ``(B, G-k+1, G-k+1)``.
+
+        ``cells``: the search glimpse's side when the ring around it is zero padding
+        (:func:`zero_padded`, the implicit motion prior); ``None``: no padding."""
+        c = self.config
+        C, inside = c.in_channels, None
+        if cells is not None:
+            maps, evidence = zero_padded(maps, valid, cells)
+            valid, inside = evidence, valid
+        ncc, visible = masked_ncc(maps[:, :C], valid, templates[:, :C], mask, inside)
+        if c.match_features:
+            learned, _ = masked_ncc(maps[:, C:], valid, templates[:, C:], mask, inside)
+            ncc = (1 - c.match_blend) * ncc + c.match_blend * learned
+        return torch.where(visible >= c.min_visible, ncc * visible, -1.0)
+
+    def match_templates(self, glimpses: Tensor, mask: Tensor) -> Tensor:
+        """Templates ``(B, C', k, k)`` from the central ``k`` square of ``glimpses`` ``(B, C, S,
+        S)`` (or of patches ``k`` wide) masked by ``mask`` ``(B, 1, k, k)``: the pixel template
+        and, with learned matching, the feature template, each zero-mean and unit-norm."""
+        return self.templates_of(self.match_maps(glimpses), mask)
+
+    def templates_of(self, maps: Tensor, mask: Tensor) -> Tensor:
+        """:meth:`match_templates` of maps :meth:`match_maps` made already."""
+        C, k = self.config.in_channels, mask.shape[-1]
+        parts = [template_kernels(maps[:, :C], (k, k), mask)]
+        if self.config.match_features:
+            parts.append(template_kernels(maps[:, C:], (k, k), mask))
+        return torch.cat(parts, 1)
+
     @torch.no_grad()
     def _match(
         self, frame: Frame, state: TrackerState, reads: ReadWindows
-    ) -> tuple[Tensor, Tensor, Tensor]:
+    ) -> tuple[Tensor, Tensor, Tensor, Tensor]:
         """Template matching: the matched boxes ``(B, 4)``, the match features ``(B, 4)``
         (displacement from the window's centre in search-window sides of ``match_size`` cells,
-        peak, log scale) and the scores ``(B,)``.
+        peak, log scale), the scores ``(B,)`` and the matched patches ``(B, C' + 1, k, k)``:
+        :meth:`match_maps` under the chosen placement at the template's resolution, and as the
+        last channel which of them lie inside the frame (all zeros where nothing matched).
 
-        Each match glimpse is scored by :func:`masked_ncc` at every placement of the template
-        wholly inside it; placements with less than ``min_visible`` of the template inside the
-        frame are ruled out, and the others score their NCC times that share. The best peak
-        over the scales (those other than 1 discounted by ``match_penalty``) places the box;
-        its size is the last box's times that scale. Objects searched wide and normally are
-        scored in two groups (their glimpses differ in size).
+        Each match glimpse is scored by :meth:`match_response` at every placement of the
+        template wholly inside it. The best peak over the scales (those other than 1 discounted
+        by ``match_penalty``) places the box; its size is the last box's times that scale.
+        Objects searched wide and normally are scored in two groups (their glimpses differ in
+        size).
 
         With ``match_padding="zeros"`` each glimpse's ring beyond its central ``search_cells``
         square is zero padding (:func:`zero_padded`): placements are ranked, and the match
@@ -265,37 +313,37 @@ class RecurrentTracker(nn.Module):
         is the chosen placement's match against the frame's pixels alone."""
         c = self.config
         B, S, k, n = state.box.shape[0], c.match_size, c.match_kernel, len(c.match_scales)
-        packed = state.match.view(B, -1, k, k)
-        kernels, mask = packed[:, :-1], packed[:, -1:]
+        memory, first, mask = self._templates(state)
+        templates = memory
+        if c.template_rate > 0 and c.template_anchor > 0:
+            templates = self._unit_parts(c.template_anchor * first + (1 - c.template_anchor) * memory)
         scales = state.box.new_tensor(c.match_scales)  # (n,)
         discount = torch.where(scales == 1, 1.0, c.match_penalty)
         matched, features, score = state.box.clone(), state.box.new_zeros(B, 4), state.score.clone()
+        patches = mask.new_zeros(B, memory.shape[1] + 1, k, k)
+        padded = c.match_padding == "zeros"
         for wide in (False, True):
             rows = torch.nonzero(reads.wide == wide).flatten()  # (b,)
             if not len(rows):
                 continue
             b, cells = len(rows), c.search_cells(wide)
+            G = cells + k
             windows = reads.match[rows].flatten(0, 1)  # (b n, 4)
             pixels = frame.pixels
             if pixels.shape[0] == 1:
                 pixels = pixels.expand(b * n, -1, -1, -1)  # one frame shared without copy
             else:
                 pixels = pixels[rows].repeat_interleave(n, 0)
-            size = (cells + k, cells + k)
-            glimpses = cut_glimpses(frame._replace(pixels=pixels), windows, c, size)
-            valid = valid_masks(windows, size, frame.size)  # (b n, 1, G, G)
-            raw, evidence, inside = glimpses, valid, None
-            if c.match_padding == "zeros":  # the original matcher's 'same' correlation
-                glimpses, evidence = zero_padded(glimpses, valid, cells)
-                inside = valid
-            ncc, visible = masked_ncc(
-                glimpses,
-                evidence,
-                kernels[rows].repeat_interleave(n, 0),
+            glimpses = cut_glimpses(frame._replace(pixels=pixels), windows, c, (G, G))
+            valid = valid_masks(windows, (G, G), frame.size)  # (b n, 1, G, G)
+            maps = self.match_maps(glimpses)  # (b n, C', G, G)
+            response = self.match_response(
+                maps,
+                valid,
+                templates[rows].repeat_interleave(n, 0),
                 mask[rows].repeat_interleave(n, 0),
-                inside,
-            )  # (b n, cells + 1, cells + 1) each
-            response = torch.where(visible >= c.min_visible, ncc * visible, -1.0)
+                cells if padded else None,
+            )  # (b n, cells + 1, cells + 1)
             ranked = response  # what places the box; the score is the response itself
             if c.match_window > 0 and not wide:
                 hann = torch.hann_window(cells + 3, periodic=False, dtype=response.dtype)[1:-1]
@@ -309,7 +357,7 @@ class RecurrentTracker(nn.Module):
             shift = torch.stack((where % (cells + 1), where // (cells + 1)), -1).to(peak.dtype)
             shift = shift - cells / 2  # (b, 2) cells from the glimpse's centre
             search = reads.match[rows, best]  # (b, 4)
-            cell = (search[:, 2] - search[:, 0])[:, None] / (cells + k)  # (b, 1) pixels per cell
+            cell = (search[:, 2] - search[:, 0])[:, None] / G  # (b, 1) pixels per cell
             centre = (search[:, :2] + search[:, 2:]) / 2 + shift * cell
             _, _, w, h = convert_boxes(state.box[rows], "xyxy", "cxcywh").unbind(-1)
             scale = scales[best]
@@ -320,21 +368,53 @@ class RecurrentTracker(nn.Module):
             shift = torch.where(none[:, None], 0.0, shift)
             matched[rows] = box
             features[rows] = torch.cat((shift / S, peak, scale.log()[:, None]), 1)
-            if c.match_padding == "zeros":
+            chosen = torch.cat((maps, valid), 1).view(b, n, -1, G, G)[rows_b, best]
+            offsets = torch.arange(k, device=where.device)
+            ys = (where // (cells + 1))[:, None] + offsets  # (b, k)
+            xs = (where % (cells + 1))[:, None] + offsets
+            patch = chosen[rows_b[:, None, None], :, ys[:, :, None], xs[:, None, :]]  # (b,k,k,C'+1)
+            patches[rows] = torch.where(none[:, None, None, None], 0.0, patch.permute(0, 3, 1, 2))
+            if padded:
                 # The padding is a motion prior, not evidence: the score is the match at the
                 # chosen placement against the frame's own pixels (a blank frame scores low).
-                G = cells + k
                 pick = best + rows_b * n  # (b,) the chosen scale's glimpse of each object
-                plain, shown = masked_ncc(
-                    raw.view(b * n, -1, G, G)[pick],
-                    valid[pick],
-                    kernels[rows],
-                    mask[rows],
-                )  # (b, cells + 1, cells + 1) each
-                plain = torch.where(shown >= c.min_visible, plain * shown, -1.0)
+                plain = self.match_response(
+                    maps[pick], valid[pick], templates[rows], mask[rows], None
+                )  # (b, cells + 1, cells + 1)
                 peak = plain.flatten(1).gather(1, where[:, None])
             score[rows] = peak[:, 0]
-        return matched, features, score
+        return matched, features, score, patches
+
+    def _updated_templates(self, state: TrackerState, patches: Tensor, score: Tensor) -> Tensor:
+        """``state.match`` with each confident object's templates (score at least
+        ``update_score``, every cell of its mask inside the frame) moved ``template_rate`` of the
+        way to the patch it matched (:meth:`templates_of` over the same mask), then normalized
+        again: a memory of the target's recent look that the first frame anchors."""
+        c = self.config
+        memory, first, mask = self._templates(state)
+        maps, inside = patches[:, :-1], patches[:, -1:]
+        seen = ((inside < 0.5) & (mask > 0)).flatten(1).any(1).logical_not()  # (B,)
+        rate = c.template_rate
+        blend = self._unit_parts((1 - rate) * memory + rate * self.templates_of(maps, mask))
+        update = (seen & (score >= c.update_score))[:, None, None, None]
+        return torch.cat((torch.where(update, blend, memory), first, mask), 1).flatten(1)
+
+    def _templates(self, state: TrackerState) -> tuple[Tensor, Tensor, Tensor]:
+        """``state.match`` unpacked: the template memory, the first frame's templates (each
+        ``(B, C', k, k)``, see :meth:`match_templates`) and their mask ``(B, 1, k, k)``."""
+        k = self.config.match_kernel
+        packed = state.match.view(state.match.shape[0], -1, k, k)
+        n = (packed.shape[1] - 1) // 2
+        return packed[:, :n], packed[:, n : 2 * n], packed[:, -1:]
+
+    def _unit_parts(self, templates: Tensor) -> Tensor:
+        """``templates`` ``(B, C', k, k)`` with the pixel part and the learned part each
+        scaled to unit norm."""
+        C = self.config.in_channels
+        parts = [templates[:, :C], templates[:, C:]] if self.config.match_features else [templates]
+        return torch.cat(
+            [p / p.flatten(1).norm(dim=1).clamp(min=1e-6)[:, None, None, None] for p in parts], 1
+        )
 
     def _look(self, frame: Frame, windows: Tensor) -> tuple[Tensor, Tensor | None]:
         """Glimpse features ``(B, F)`` and, with correlation on, the feature map it compares."""
@@ -378,7 +458,8 @@ class RecurrentTracker(nn.Module):
                     :, :, top : top + k, top : top + k
                 ]  # (B, 1, k, k)
                 mask = box_masks(rel, size, k) * inside
-                match = torch.cat((template_kernels(glimpses, (k, k), mask), mask), 1).flatten(1)
+                templates = self.match_templates(glimpses, mask)
+                match = torch.cat((templates, templates, mask), 1).flatten(1)
         hidden = torch.tanh(self.init_rnn(torch.cat((template, rel), 1)))  # (B, D)
         cell_size = self.config.hidden_size if self.config.rnn_type == "lstm" else 0
         cell = hidden.new_zeros(B, cell_size)
@@ -416,7 +497,7 @@ class RecurrentTracker(nn.Module):
             compared = response_features(correlation_response(maps, kernels))
             score = compared[:, -1].detach()  # the response's peak
         if c.match_size:
-            matched, match_features, score = self._match(frame, state, reads)
+            matched, match_features, score, patches = self._match(frame, state, reads)
             compared = torch.cat((compared, match_features), 1)
         prev = boxes_in_windows(state.box, window).clamp(-3, 3)  # (B, 4)
         x = torch.cat((features, state.template, prev, compared), 1)  # (B, 2F + 4 + corr)
@@ -453,9 +534,13 @@ class RecurrentTracker(nn.Module):
             log_prob = policy.log_prob(drawn).sum(-1)  # (B,)
             carried_window = self._clamp_window(apply_window_deltas(anchor, drawn)).detach()
         carried_box = box.detach()
+        match = state.match
+        if c.match_size and c.template_rate > 0:
+            match = self._updated_templates(state, patches, score)
         out = StepOutput(box, rel, window, next_window, deltas, log_prob, score)
         return out, state._replace(
-            hidden=hidden, cell=cell, window=carried_window, box=carried_box, score=score
+            hidden=hidden, cell=cell, window=carried_window, box=carried_box, score=score,
+            match=match,
         )
 
     def forward(
@@ -490,11 +575,14 @@ class RecurrentTracker(nn.Module):
     def components(self) -> dict[str, list[nn.Parameter]]:
         """Parameters per component, for per-component gradient norms: ``conv_net``
         (``conv``), ``rnn`` (``rnn`` and ``init_rnn``), ``tracking_head`` (``track_head``),
-        ``localization_head`` (``loc_head``). Training adds ``grid_generator``, the gradient
+        ``localization_head`` (``loc_head``), with learned matching ``match_net``. Training adds ``grid_generator``, the gradient
         reaching the windows."""
-        return {
+        groups = {
             "conv_net": list(self.conv.parameters()),
             "rnn": list(self.rnn.parameters()) + list(self.init_rnn.parameters()),
             "tracking_head": list(self.track_head.parameters()),
             "localization_head": list(self.loc_head.parameters()),
         }
+        if self.config.match_features:
+            groups["match_net"] = list(self.match_net.parameters())
+        return groups

@@ -21,6 +21,7 @@ TrackerConfig's matching, search and confidence was chosen on it).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import tempfile
 import time
@@ -30,10 +31,12 @@ import cv2
 import numpy as np
 import torch
 
+from ratrack.checkpoints import load_tracker, save_tracker
 from ratrack.data.formats import open_sequence
 from ratrack.eval.peers import OpenCVTracker
 from ratrack.eval.sot_benchmark import evaluate_sot_benchmark
-from ratrack.track.online import Tracker
+from ratrack.model.tracker import RecurrentTracker
+from ratrack.track.online import Tracker, pretrained_path
 from ratrack.track.run import run_track
 
 VALIDATION = (
@@ -98,6 +101,36 @@ def end_to_end_speed(data: Path) -> dict:
     return out
 
 
+def ablation_models(weights: str) -> dict[str, RecurrentTracker]:
+    """The shipped model and its ablations (issue #13), same search and template memory: pixel
+    NCC alone (``match_blend`` 0) and learned matching alone (``match_blend`` 1), both keeping
+    the matched box (the tracking head's last layer zeroed: the RNN and heads add nothing)."""
+    path = Path(weights)
+    full, _ = load_tracker(path if path.exists() else pretrained_path(weights))
+    models = {"full model": full}
+    for name, blend in (("pixel NCC alone", 0.0), ("learned matching alone", 1.0)):
+        model, _ = load_tracker(path if path.exists() else pretrained_path(weights))
+        model.config = dataclasses.replace(model.config, match_blend=blend)
+        with torch.no_grad():
+            model.track_head[-1].weight.zero_()
+            model.track_head[-1].bias.zero_()
+        models[name] = model
+    return models
+
+
+def ablation(data: Path, names, weights: str) -> dict[str, dict[str, float]]:
+    """Mean IoU per sequence (and their mean) of each of :func:`ablation_models`."""
+    out = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for label, model in ablation_models(weights).items():
+            path = Path(tmp) / "model.pt"
+            save_tracker(path, model)
+            bench = evaluate_sot_benchmark([data / n for n in names], weights=str(path))
+            ious = {r.sequence: r.results["ratrack"].summary["mean_iou"] for r in bench.reports}
+            out[label] = {**ious, "mean": float(np.mean(list(ious.values())))}
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data", type=Path, default=Path("../shared/data"))
@@ -105,6 +138,9 @@ def main() -> None:
     parser.add_argument("--weights", default="natural")
     parser.add_argument("--no-speed", action="store_true", help="skip the end-to-end speed runs")
     parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument(
+        "--ablation", action="store_true", help="also run pixel NCC alone and learned alone"
+    )
     args = parser.parse_args()
     torch.set_num_threads(1)
     cv2.setNumThreads(1)
@@ -136,8 +172,16 @@ def main() -> None:
             f"speed {name}: ratrack track {s['ratrack_fps']:.1f} frames/s end to end, CSRT "
             f"{s['csrt_fps']:.1f} (ratio {s['ratio']:.2f}, target >= 1)"
         )
+    table = ablation(args.data, names, args.weights) if args.ablation else {}
+    if table:
+        columns = list(next(iter(table.values())))
+        print("\nablation (mean IoU): " + " | ".join(columns))
+        for label, row in table.items():
+            print(f"{label}: " + " | ".join(f"{row[c]:.3f}" for c in columns))
+        gain = table["full model"]["mean"] - table["pixel NCC alone"]["mean"]
+        print(f"learned parts add {gain:+.3f} over pixel NCC alone (target >= +0.05)")
     if args.json is not None:
-        data = {"benchmark": bench.to_json(), "confidence": conf, "speed": speed}
+        data = {"benchmark": bench.to_json(), "confidence": conf, "speed": speed, "ablation": table}
         args.json.write_text(json.dumps(data, indent=1) + "\n")
 
 

@@ -64,9 +64,7 @@ def main() -> None:
     log.info("pairs made in %.0f s", time.perf_counter() - start)
     path = Path(args.weights)
     base, _ = load_tracker(path if path.exists() else pretrained_path(args.weights))
-    config = dataclasses.replace(
-        base.config, match_features=args.features, match_blend=args.blend
-    )
+    config = dataclasses.replace(base.config, match_features=args.features, match_blend=args.blend)
     model = RecurrentTracker(config=config)
     model.load_state_dict(base.state_dict(), strict=False)  # all but the new match net
     model.match_net.start_from(model.conv)
@@ -81,8 +79,11 @@ def main() -> None:
     log.info("held-out pairs within 2 cells, after: %s (training %.0f s)", after, seconds)
     save_tracker(args.out / "natural.pt", model)
     metrics = {
-        "before": before, "after": after, "train_seconds": seconds,
-        "final_loss": sum(losses[-50:]) / max(1, len(losses[-50:])), "args": vars(args),
+        "before": before,
+        "after": after,
+        "train_seconds": seconds,
+        "final_loss": sum(losses[-50:]) / max(1, len(losses[-50:])),
+        "args": vars(args),
     }
     (args.out / "matcher.json").write_text(json.dumps(metrics, indent=1, default=str) + "\n")
 

@@ -68,8 +68,12 @@ def _crop(image: np.ndarray, centre: np.ndarray, side: float, canvas: int) -> np
     tx, ty = canvas / 2 - centre[0] * scale, canvas / 2 - centre[1] * scale
     matrix = np.array([[scale, 0, tx], [0, scale, ty]], dtype=np.float64)
     return cv2.warpAffine(
-        image, matrix, (canvas, canvas), flags=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR,
-        borderMode=cv2.BORDER_CONSTANT, borderValue=0,
+        image,
+        matrix,
+        (canvas, canvas),
+        flags=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR,
+        borderMode=cv2.BORDER_CONSTANT,
+        borderValue=0,
     )
 
 
@@ -95,7 +99,9 @@ def _perturb(image: np.ndarray, box: np.ndarray, config: PairConfig, rng) -> np.
             length = int(rng.integers(3, 10))
             kernel = np.zeros((length, length), np.float32)
             kernel[length // 2] = 1.0 / length
-            rot = cv2.getRotationMatrix2D((length / 2 - 0.5, length / 2 - 0.5), rng.uniform(0, 180), 1)
+            rot = cv2.getRotationMatrix2D(
+                (length / 2 - 0.5, length / 2 - 0.5), rng.uniform(0, 180), 1
+            )
             kernel = cv2.warpAffine(kernel, rot, (length, length))
             out = cv2.filter2D(out, -1, kernel / max(kernel.sum(), 1e-6))
         else:
@@ -138,7 +144,9 @@ def real_pair(image_a, box_a, image_b, box_b, config: PairConfig, rng):
     return template, search, first, target
 
 
-def match_stills(root: Path, kitti_sequences=("0001", "0016"), min_side: float = 8.0) -> list[Still]:
+def match_stills(
+    root: Path, kitti_sequences=("0001", "0016"), min_side: float = 8.0
+) -> list[Still]:
     """Stills for still pairs: labelled KITTI objects, MOT17 pedestrians, unlabelled KITTI raw
     frames (a random box each, drawn per pair)."""
     stills = stills_from_kitti(

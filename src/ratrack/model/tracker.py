@@ -96,6 +96,8 @@ class TrackerState(NamedTuple):
     # each: pixels, then learned features) and their box mask as one more channel; (B, 0) off
     match: Tensor
     score: Tensor  # (B,) confidence of the last box (1 at the first frame); see StepOutput.score
+    # (B, 2): the sum of the object's first score_reference raw match scores, and their count
+    reference: Tensor
 
 
 class StepOutput(NamedTuple):
@@ -316,7 +318,9 @@ class RecurrentTracker(nn.Module):
         memory, first, mask = self._templates(state)
         templates = memory
         if c.template_rate > 0 and c.template_anchor > 0:
-            templates = self._unit_parts(c.template_anchor * first + (1 - c.template_anchor) * memory)
+            templates = self._unit_parts(
+                c.template_anchor * first + (1 - c.template_anchor) * memory
+            )
         scales = state.box.new_tensor(c.match_scales)  # (n,)
         discount = torch.where(scales == 1, 1.0, c.match_penalty)
         matched, features, score = state.box.clone(), state.box.new_zeros(B, 4), state.score.clone()
@@ -374,12 +378,17 @@ class RecurrentTracker(nn.Module):
             xs = (where % (cells + 1))[:, None] + offsets
             patch = chosen[rows_b[:, None, None], :, ys[:, :, None], xs[:, None, :]]  # (b,k,k,C'+1)
             patches[rows] = torch.where(none[:, None, None, None], 0.0, patch.permute(0, 3, 1, 2))
-            if padded:
+            if padded or c.score_first:
                 # The padding is a motion prior, not evidence: the score is the match at the
-                # chosen placement against the frame's own pixels (a blank frame scores low).
+                # chosen placement against the frame's own pixels (a blank frame scores low),
+                # with score_first against the first frame's template.
                 pick = best + rows_b * n  # (b,) the chosen scale's glimpse of each object
                 plain = self.match_response(
-                    maps[pick], valid[pick], templates[rows], mask[rows], None
+                    maps[pick],
+                    valid[pick],
+                    (first if c.score_first else templates)[rows],
+                    mask[rows],
+                    None,
                 )  # (b, cells + 1, cells + 1)
                 peak = plain.flatten(1).gather(1, where[:, None])
             score[rows] = peak[:, 0]
@@ -463,8 +472,8 @@ class RecurrentTracker(nn.Module):
         hidden = torch.tanh(self.init_rnn(torch.cat((template, rel), 1)))  # (B, D)
         cell_size = self.config.hidden_size if self.config.rnn_type == "lstm" else 0
         cell = hidden.new_zeros(B, cell_size)
-        score = hidden.new_ones(B)
-        return TrackerState(hidden, cell, windows, boxes, template, kernel, match, score)
+        score, reference = hidden.new_ones(B), hidden.new_zeros(B, 2)
+        return TrackerState(hidden, cell, windows, boxes, template, kernel, match, score, reference)
 
     def step(
         self,
@@ -491,13 +500,14 @@ class RecurrentTracker(nn.Module):
         sample_at = window if grid_window is None else grid_window
         features, maps = self._look(frame, sample_at)  # (B, F), (B, c, h, w) or None
         compared = features.new_zeros(B, 0)  # (B, correlation_size)
-        score = features.new_ones(B)
+        score, reference = features.new_ones(B), state.reference
         if maps is not None:
             kernels = state.kernel.view(B, maps.shape[1], *c.correlation_kernel)
             compared = response_features(correlation_response(maps, kernels))
             score = compared[:, -1].detach()  # the response's peak
         if c.match_size:
             matched, match_features, score, patches = self._match(frame, state, reads)
+            score, reference = self._relative(score, state.reference)
             compared = torch.cat((compared, match_features), 1)
         prev = boxes_in_windows(state.box, window).clamp(-3, 3)  # (B, 4)
         x = torch.cat((features, state.template, prev, compared), 1)  # (B, 2F + 4 + corr)
@@ -539,9 +549,29 @@ class RecurrentTracker(nn.Module):
             match = self._updated_templates(state, patches, score)
         out = StepOutput(box, rel, window, next_window, deltas, log_prob, score)
         return out, state._replace(
-            hidden=hidden, cell=cell, window=carried_window, box=carried_box, score=score,
+            hidden=hidden,
+            cell=cell,
+            window=carried_window,
+            box=carried_box,
+            score=score,
             match=match,
+            reference=reference,
         )
+
+    def _relative(self, raw: Tensor, reference: Tensor) -> tuple[Tensor, Tensor]:
+        """With ``score_reference = N > 0``: each object's score relative to how well it
+        matched at its start, ``raw / mean(its first N raw scores)`` in [-1, 1] (the mean
+        includes the current frame while it is among the first N), and the updated
+        ``reference``; with ``N = 0`` the raw scores."""
+        n = self.config.score_reference
+        if not n:
+            return raw, reference
+        total, count = reference.unbind(1)
+        young = count < n
+        total = total + torch.where(young, raw, 0.0)
+        count = count + young.to(count.dtype)
+        mean = (total / count.clamp(min=1)).clamp(min=0.05)
+        return (raw / mean).clamp(-1, 1), torch.stack((total, count), 1)
 
     def forward(
         self, frames: Tensor, first_boxes: Tensor, *, probe_grid: bool = False
@@ -575,8 +605,8 @@ class RecurrentTracker(nn.Module):
     def components(self) -> dict[str, list[nn.Parameter]]:
         """Parameters per component, for per-component gradient norms: ``conv_net``
         (``conv``), ``rnn`` (``rnn`` and ``init_rnn``), ``tracking_head`` (``track_head``),
-        ``localization_head`` (``loc_head``), with learned matching ``match_net``. Training adds ``grid_generator``, the gradient
-        reaching the windows."""
+        ``localization_head`` (``loc_head``), with learned matching ``match_net``. Training
+        adds ``grid_generator``, the gradient reaching the windows."""
         groups = {
             "conv_net": list(self.conv.parameters()),
             "rnn": list(self.rnn.parameters()) + list(self.init_rnn.parameters()),

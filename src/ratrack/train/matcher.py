@@ -43,7 +43,9 @@ class MatcherTrainConfig:
     log_every: int = 50
 
 
-def pair_responses(model: RecurrentTracker, pairs: Pairs, rows: np.ndarray) -> tuple[Tensor, Tensor]:
+def pair_responses(
+    model: RecurrentTracker, pairs: Pairs, rows: np.ndarray
+) -> tuple[Tensor, Tensor]:
     """Responses ``(b, P)`` over the ``(cells + 1)^2`` placements of the pairs ``rows`` and
     where the object is, ``(b, 2)`` (x, y) in placement cells (may lie outside the grid)."""
     c = model.config
@@ -69,7 +71,7 @@ def pair_responses(model: RecurrentTracker, pairs: Pairs, rows: np.ndarray) -> t
     padded = cells if c.match_padding == "zeros" else None
     response = model.match_response(model.match_maps(pixels), valid, kernels, mask, padded)
     cell = (search[:, 2] - search[:, 0]) / G  # (b,) pixels per cell
-    where = (convert_boxes(target, "xyxy", "cxcywh")[:, :2] - (search[:, :2] + search[:, 2:]) / 2)
+    where = convert_boxes(target, "xyxy", "cxcywh")[:, :2] - (search[:, :2] + search[:, 2:]) / 2
     where = where / cell[:, None] + cells / 2
     return response.flatten(1), where
 

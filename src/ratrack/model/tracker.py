@@ -75,9 +75,12 @@ from ratrack.model.convnet import ConvNet
 from ratrack.model.correlation import (
     box_masks,
     correlation_response,
+    fft_size,
     masked_ncc,
+    masked_ncc_at,
     response_features,
     template_kernels,
+    template_spectra,
     zero_padded,
 )
 from ratrack.model.glimpse import Frame, cut_glimpses, valid_masks
@@ -94,6 +97,9 @@ class TrackerState(NamedTuple):
     kernel: Tensor  # (B, c*kh*kw) first-frame target patch of the feature map; (B, 0) when off
     match: Tensor  # (B, (C+1)*k*k) matching template and its box mask as one more channel; (B, 0)
     score: Tensor  # (B,) confidence of the last box (1 at the first frame); see StepOutput.score
+    # (B, C+3, n, n // 2 + 1) complex: template_spectra of ``match`` at the FFT size of the
+    # normal (not wide) search, computed with it once (RecurrentTracker.match_spectra); (B, 0)
+    spectra: Tensor
 
 
 class StepOutput(NamedTuple):
@@ -244,6 +250,23 @@ class RecurrentTracker(nn.Module):
             return ReadWindows(state.window, state.window.new_zeros(len(wide), 0, 4), wide)
         return ReadWindows(state.window, self.match_windows(state.window, state.box, wide), wide)
 
+    def match_spectra(self, match: Tensor, wide: bool = False) -> Tensor:
+        """``(B, C + 3, n, n // 2 + 1)``: :func:`template_spectra` of the matching templates
+        ``match`` (as in :class:`TrackerState`) at the FFT size of the normal (or ``wide``)
+        search's glimpses. :meth:`init_state` keeps the normal one in the state; whatever
+        changes ``state.match`` recomputes it here."""
+        c = self.config
+        k = c.match_kernel
+        packed = match.view(match.shape[0], -1, k, k)
+        side = c.search_cells(wide) + k
+        return template_spectra(packed[:, :-1], packed[:, -1:], fft_size(side, side))
+
+    def match_spectra_shape(self, wide: bool = False) -> tuple[int, int]:
+        """The last two dimensions of :meth:`match_spectra`."""
+        side = self.config.search_cells(wide) + self.config.match_kernel
+        n_h, n_w = fft_size(side, side)
+        return n_h, n_w // 2 + 1
+
     @torch.no_grad()
     def _match(
         self, frame: Frame, state: TrackerState, reads: ReadWindows
@@ -257,30 +280,39 @@ class RecurrentTracker(nn.Module):
         frame are ruled out, and the others score their NCC times that share. The best peak
         over the scales (those other than 1 discounted by ``match_penalty``) places the box;
         its size is the last box's times that scale. Objects searched wide and normally are
-        scored in two groups (their glimpses differ in size).
+        scored in two groups (their glimpses differ in size); when all objects are in one
+        group (the usual case) it runs on the whole batch without selecting rows.
 
         With ``match_padding="zeros"`` each glimpse's ring beyond its central ``search_cells``
         square is zero padding (:func:`zero_padded`): placements are ranked, and the match
         features' peak taken, with it (the original matcher's implicit motion prior); the score
-        is the chosen placement's match against the frame's pixels alone."""
+        is the chosen placement's match against the frame's pixels alone, summed at that one
+        placement (:func:`masked_ncc_at`)."""
         c = self.config
         B, S, k, n = state.box.shape[0], c.match_size, c.match_kernel, len(c.match_scales)
         packed = state.match.view(B, -1, k, k)
         kernels, mask = packed[:, :-1], packed[:, -1:]
         scales = state.box.new_tensor(c.match_scales)  # (n,)
         discount = torch.where(scales == 1, 1.0, c.match_penalty)
-        matched, features, score = state.box.clone(), state.box.new_zeros(B, 4), state.score.clone()
-        for wide in (False, True):
-            rows = torch.nonzero(reads.wide == wide).flatten()  # (b,)
-            if not len(rows):
-                continue
-            b, cells = len(rows), c.search_cells(wide)
-            windows = reads.match[rows].flatten(0, 1)  # (b n, 4)
+        lost = int(reads.wide.sum())
+        if lost in (0, B):  # one group, all rows
+            groups: list[tuple[bool, Tensor | None]] = [(lost > 0, None)]
+        else:
+            groups = [(w, torch.nonzero(reads.wide == w).flatten()) for w in (False, True)]
+        if len(groups) == 1:  # the group's results are the outputs
+            matched = features = score = None
+        else:
+            matched, features = state.box.clone(), state.box.new_zeros(B, 4)
+            score = state.score.clone()
+        for wide, rows in groups:
+            pick_rows = slice(None) if rows is None else rows  # (b,) rows of this group
+            b, cells = B if rows is None else len(rows), c.search_cells(wide)
+            windows = reads.match[pick_rows].flatten(0, 1)  # (b n, 4)
             pixels = frame.pixels
             if pixels.shape[0] == 1:
                 pixels = pixels.expand(b * n, -1, -1, -1)  # one frame shared without copy
             else:
-                pixels = pixels[rows].repeat_interleave(n, 0)
+                pixels = pixels[pick_rows].repeat_interleave(n, 0)
             size = (cells + k, cells + k)
             glimpses = cut_glimpses(frame._replace(pixels=pixels), windows, c, size)
             valid = valid_masks(windows, size, frame.size)  # (b n, 1, G, G)
@@ -288,13 +320,12 @@ class RecurrentTracker(nn.Module):
             if c.match_padding == "zeros":  # the original matcher's 'same' correlation
                 glimpses, evidence = zero_padded(glimpses, valid, cells)
                 inside = valid
+            spectra = None  # masked_ncc transforms the templates itself
+            if state.spectra.shape[-2:] == self.match_spectra_shape(wide):
+                spectra = state.spectra[pick_rows]  # (b, C + 3, ...) kept since init_state
             ncc, visible = masked_ncc(
-                glimpses,
-                evidence,
-                kernels[rows].repeat_interleave(n, 0),
-                mask[rows].repeat_interleave(n, 0),
-                inside,
-            )  # (b n, cells + 1, cells + 1) each
+                glimpses, evidence, kernels[pick_rows], mask[pick_rows], inside, spectra=spectra
+            )  # (b n, cells + 1, cells + 1) each; one template per object serves its n scales
             response = torch.where(visible >= c.min_visible, ncc * visible, -1.0)
             ranked = response  # what places the box; the score is the response itself
             if c.match_window > 0 and not wide:
@@ -306,34 +337,32 @@ class RecurrentTracker(nn.Module):
             rows_b = torch.arange(b, device=best.device)
             where = ranked[rows_b, best].argmax(1)  # (b,)
             peak = response[rows_b, best].gather(1, where[:, None])  # (b, 1)
-            shift = torch.stack((where % (cells + 1), where // (cells + 1)), -1).to(peak.dtype)
-            shift = shift - cells / 2  # (b, 2) cells from the glimpse's centre
-            search = reads.match[rows, best]  # (b, 4)
+            at = torch.stack((where // (cells + 1), where % (cells + 1)), -1)  # (b, 2) row, col
+            shift = at.flip(-1).to(peak.dtype) - cells / 2  # (b, 2) x, y cells from the centre
+            search = reads.match[pick_rows][rows_b, best]  # (b, 4)
             cell = (search[:, 2] - search[:, 0])[:, None] / (cells + k)  # (b, 1) pixels per cell
             centre = (search[:, :2] + search[:, 2:]) / 2 + shift * cell
-            _, _, w, h = convert_boxes(state.box[rows], "xyxy", "cxcywh").unbind(-1)
+            last = state.box[pick_rows]  # (b, 4)
+            _, _, w, h = convert_boxes(last, "xyxy", "cxcywh").unbind(-1)
             scale = scales[best]
             box = torch.stack((centre[:, 0], centre[:, 1], w * scale, h * scale), -1)
             # no placement with enough of the template inside the frame: the box stays put
             none = peak[:, 0] <= -1
-            box = torch.where(none[:, None], state.box[rows], convert_boxes(box, "cxcywh", "xyxy"))
+            box = torch.where(none[:, None], last, convert_boxes(box, "cxcywh", "xyxy"))
             shift = torch.where(none[:, None], 0.0, shift)
-            matched[rows] = box
-            features[rows] = torch.cat((shift / S, peak, scale.log()[:, None]), 1)
+            found = torch.cat((shift / S, peak, scale.log()[:, None]), 1)
             if c.match_padding == "zeros":
                 # The padding is a motion prior, not evidence: the score is the match at the
                 # chosen placement against the frame's own pixels (a blank frame scores low).
-                G = cells + k
                 pick = best + rows_b * n  # (b,) the chosen scale's glimpse of each object
-                plain, shown = masked_ncc(
-                    raw.view(b * n, -1, G, G)[pick],
-                    valid[pick],
-                    kernels[rows],
-                    mask[rows],
-                )  # (b, cells + 1, cells + 1) each
-                plain = torch.where(shown >= c.min_visible, plain * shown, -1.0)
-                peak = plain.flatten(1).gather(1, where[:, None])
-            score[rows] = peak[:, 0]
+                plain, shown = masked_ncc_at(
+                    raw[pick], valid[pick], kernels[pick_rows], mask[pick_rows], at
+                )  # (b,) each
+                peak = torch.where(shown >= c.min_visible, plain * shown, -1.0)[:, None]
+            if rows is None:
+                matched, features, score = box, found, peak[:, 0]
+            else:
+                matched[rows], features[rows], score[rows] = box, found, peak[:, 0]
         return matched, features, score
 
     def _look(self, frame: Frame, windows: Tensor) -> tuple[Tensor, Tensor | None]:
@@ -365,7 +394,7 @@ class RecurrentTracker(nn.Module):
         if maps is not None:
             kernel = template_kernels(maps, self.config.correlation_kernel).flatten(1)
         rel = boxes_in_windows(boxes, windows)  # (B, 4)
-        match = template.new_zeros(B, 0)
+        match = spectra = template.new_zeros(B, 0)
         if self.config.match_size:
             size, k = self.config.match_size, self.config.match_kernel
             with torch.no_grad():
@@ -379,11 +408,12 @@ class RecurrentTracker(nn.Module):
                 ]  # (B, 1, k, k)
                 mask = box_masks(rel, size, k) * inside
                 match = torch.cat((template_kernels(glimpses, (k, k), mask), mask), 1).flatten(1)
+                spectra = self.match_spectra(match)
         hidden = torch.tanh(self.init_rnn(torch.cat((template, rel), 1)))  # (B, D)
         cell_size = self.config.hidden_size if self.config.rnn_type == "lstm" else 0
         cell = hidden.new_zeros(B, cell_size)
         score = hidden.new_ones(B)
-        return TrackerState(hidden, cell, windows, boxes, template, kernel, match, score)
+        return TrackerState(hidden, cell, windows, boxes, template, kernel, match, score, spectra)
 
     def step(
         self,

@@ -36,6 +36,8 @@ Autograd derives exactly these from the gather-and-weight form of :func:`bilinea
 
 from __future__ import annotations
 
+import functools
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -64,13 +66,27 @@ def affine_grid(theta: Tensor, size: tuple[int, int]) -> Tensor:
     if not theta.is_floating_point():
         raise ValueError(f"theta must be a floating tensor, got {theta.dtype}")
     h, w = _check_size(size)
-    xs = (torch.arange(w, device=theta.device, dtype=theta.dtype) * 2 + 1) / w - 1  # (w,)
-    ys = (torch.arange(h, device=theta.device, dtype=theta.dtype) * 2 + 1) / h - 1  # (h,)
+    target = _target_points(h, w, theta.dtype, theta.device)  # (h*w, 3)
+    source = target[None] @ theta.transpose(1, 2)  # (B, h*w, 2)
+    return source.view(-1, h, w, 2)  # (B, h, w, 2)
+
+
+@functools.lru_cache(maxsize=32)
+def _target_points(h: int, w: int, dtype: torch.dtype, device: torch.device) -> Tensor:
+    """``(h*w, 3)``: the homogeneous target points ``(x^t, y^t, 1)`` of :func:`affine_grid`, row
+    by row; constant per glimpse size, so made once (a tracker asks for the same few sizes
+    every frame). Not to be written to; made outside inference mode, so autograd may save it."""
+    with torch.inference_mode(False):
+        return _make_target_points(h, w, dtype, device)
+
+
+def _make_target_points(h: int, w: int, dtype: torch.dtype, device: torch.device) -> Tensor:
+    xs = (torch.arange(w, device=device, dtype=dtype) * 2 + 1) / w - 1  # (w,)
+    ys = (torch.arange(h, device=device, dtype=dtype) * 2 + 1) / h - 1  # (h,)
     target = torch.stack(
         (xs.expand(h, w), ys[:, None].expand(h, w), torch.ones_like(xs).expand(h, w)), dim=-1
-    )  # (h, w, 3): homogeneous target points (x^t, y^t, 1)
-    source = target.view(1, h * w, 3) @ theta.transpose(1, 2)  # (B, h*w, 2)
-    return source.view(-1, h, w, 2)  # (B, h, w, 2)
+    )  # (h, w, 3)
+    return target.view(h * w, 3)
 
 
 def bilinear_sample(images: Tensor, grid: Tensor) -> Tensor:

@@ -145,9 +145,23 @@ def extract_glimpses(frames: Tensor, windows: Tensor, size: tuple[int, int]) -> 
     if windows.shape != (frames.shape[0], 4):
         raise ValueError(f"windows must be ({frames.shape[0]}, 4), got {tuple(windows.shape)}")
     _, _, H, W = frames.shape
-    theta = windows_to_theta(windows.to(frames.dtype), (H, W))  # (B, 2, 3)
-    grid = affine_grid(theta, _check_size(size))  # (B, h, w, 2)
+    grid = window_grid(windows.to(frames.dtype), (H, W), _check_size(size))  # (B, h, w, 2)
     return F.grid_sample(frames, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+
+
+def window_grid(windows: Tensor, frame_size: tuple[int, int], size: tuple[int, int]) -> Tensor:
+    """``(B, h, w, 2)``: :func:`affine_grid` of :func:`~ratrack.boxes.windows_to_theta`
+    ``(windows, frame_size)``, the same numbers made per axis. A window's ``theta`` is
+    axis-aligned, so a sample's ``x^s = theta_11 x^t + theta_13`` depends on its column alone
+    and ``y^s`` on its row: ``w + h`` products per window instead of ``3 h w`` (the zero terms
+    of the full product add nothing, so the values are equal)."""
+    h, w = size
+    theta = windows_to_theta(windows, frame_size)  # (B, 2, 3)
+    target = _target_points(h, w, theta.dtype, theta.device).view(h, w, 3)
+    xs = target[0, :, 0] * theta[:, 0, 0:1] + theta[:, 0, 2:3]  # (B, w)
+    ys = target[:, 0, 1] * theta[:, 1, 1:2] + theta[:, 1, 2:3]  # (B, h)
+    B = theta.shape[0]
+    return torch.stack((xs[:, None, :].expand(B, h, w), ys[:, :, None].expand(B, h, w)), -1)
 
 
 IDENTITY_THETA = (1.0, 0.0, 0.0, 0.0, 1.0, 0.0)

@@ -166,3 +166,20 @@ def test_zero_padding_reproduces_the_original_correlation_on_a_colour_frame(data
     # without the padding the far placements see the image instead: other scores
     plain, _ = masked_ncc(search, valid, kernel, mask)
     assert (plain - original).abs().max() > 0.05
+
+
+def test_one_placement_on_a_near_uniform_patch_keeps_its_spread():
+    """A nearly flat bright patch in a dark glimpse: the sums of squares about the glimpse's
+    mean cancel in float32, the centred sums of :func:`masked_ncc_at` do not (a wide search on
+    KITTI scored 171 before they were centred)."""
+    g = torch.Generator().manual_seed(0)
+    search = torch.full((1, 3, 40, 40), 0.05)
+    search[:, :, 10:30, 10:30] = 0.9 + 1e-4 * torch.rand(1, 3, 20, 20, generator=g)
+    valid = torch.ones(1, 1, 40, 40)
+    mask = torch.ones(1, 1, 8, 8)
+    kernel = template_kernels(torch.rand(1, 3, 8, 8, generator=g), (8, 8), mask)
+    exact, _ = masked_ncc(search.double(), valid.double(), kernel.double(), mask.double())
+    for where in ([12, 12], [15, 20], [5, 5]):
+        at, _ = masked_ncc_at(search, valid, kernel, mask, torch.tensor([where]))
+        assert abs(at.item()) <= 1
+        assert at.item() == pytest.approx(exact[0, where[0], where[1]].item(), abs=1e-5)

@@ -208,27 +208,25 @@ def masked_ncc_at(
     ``visible`` ``(B,)`` at the placements ``where`` ``(B, 2)`` (row, column of the ``(h - k +
     1, w - k + 1)`` map; the template covers glimpse rows ``row .. row + k - 1``). Arguments
     otherwise as :func:`masked_ncc` (one template per glimpse, no ``inside``). Costs one
-    ``k x k`` patch per glimpse, not a correlation over all of it."""
+    ``k x k`` patch per glimpse, not a correlation over all of it.
+
+    The same NCC, computed the stable way: both sides centred on their mean over ``W`` before
+    the products are summed (in float64), so a near-uniform patch cannot lose its spread to
+    cancellation (the FFT's sums of squares can, by up to a few 1e-3 on real frames)."""
     B, C, _, _ = search.shape
     k = kernels.shape[-1]
-    count = (C * valid.sum((1, 2, 3), keepdim=True)).clamp(min=1)
-    mean = (search * valid).sum((1, 2, 3), keepdim=True) / count  # (B, 1, 1, 1) as masked_ncc
     steps = torch.arange(k, device=search.device)
     ys = (where[:, 0:1] + steps)[:, :, None]  # (B, k, 1)
     xs = (where[:, 1:2] + steps)[:, None, :]  # (B, 1, k)
     batch = torch.arange(B, device=search.device)[:, None, None]
-    patch = search[batch, :, ys, xs].permute(0, 3, 1, 2)  # (B, C, k, k)
-    inside = valid[batch, :, ys, xs].permute(0, 3, 1, 2)  # (B, 1, k, k)
-    s = (patch - mean) * inside
-    cells = (mask * inside).sum((1, 2, 3))  # (B,)
-    n = (C * cells).clamp(min=1)
-    dot = (kernels * s).sum((1, 2, 3))
-    t1 = (kernels.sum(1, keepdim=True) * inside).sum((1, 2, 3))
-    t2 = (kernels.square().sum(1, keepdim=True) * inside).sum((1, 2, 3))
-    s1 = (mask * s).sum((1, 2, 3))
-    s2 = (mask * s.square()).sum((1, 2, 3))
-    spread_t = (t2 - t1.square() / n).clamp(min=0)
-    spread_s = (s2 - s1.square() / n).clamp(min=0)
-    ncc = (dot - t1 * s1 / n) / ((spread_t * spread_s).sqrt() + 1e-6)
-    ncc = torch.where(cells > 0, ncc, torch.zeros_like(ncc))
-    return ncc, cells / mask.sum((1, 2, 3)).clamp(min=1)
+    patch = search[batch, :, ys, xs].permute(0, 3, 1, 2).double()  # (B, C, k, k)
+    cells = mask.double() * valid[batch, :, ys, xs].permute(0, 3, 1, 2)  # (B, 1, k, k): W
+    count = cells.sum((1, 2, 3))  # (B,)
+    n = (C * count).clamp(min=1)[:, None, None, None]
+    t, s = kernels.double() * cells, patch * cells
+    t = (t - t.sum((1, 2, 3), keepdim=True) / n) * cells  # centred on W, zero elsewhere
+    s = (s - s.sum((1, 2, 3), keepdim=True) / n) * cells
+    spread = (t.square().sum((1, 2, 3)) * s.square().sum((1, 2, 3))).sqrt()
+    ncc = (t * s).sum((1, 2, 3)) / (spread + 1e-6)
+    ncc = torch.where(count > 0, ncc, torch.zeros_like(ncc)).to(search.dtype)
+    return ncc, (count / mask.sum((1, 2, 3)).clamp(min=1)).to(search.dtype)

@@ -185,19 +185,22 @@ def boxes_in_windows(boxes: Tensor, windows: Tensor) -> Tensor:
     """
     _check_last_dim(boxes)
     _check_last_dim(windows, "windows")
-    wx1, wy1, wx2, wy2 = windows.unbind(-1)
-    scale = torch.stack((wx2 - wx1, wy2 - wy1, wx2 - wx1, wy2 - wy1), -1)
-    origin = torch.stack((wx1, wy1, wx1, wy1), -1)
+    origin, scale = _origin_and_scale(windows)
     return 2 * (boxes - origin) / scale - 1
+
+
+def _origin_and_scale(windows: Tensor) -> tuple[Tensor, Tensor]:
+    """``(x1, y1, x1, y1)`` and ``(w, h, w, h)`` of xyxy ``windows`` (``Tensor[..., 4]`` each)."""
+    origin = windows[..., :2]
+    scale = windows[..., 2:] - origin
+    return torch.cat((origin, origin), -1), torch.cat((scale, scale), -1)
 
 
 def boxes_from_windows(relative: Tensor, windows: Tensor) -> Tensor:
     """Inverse of :func:`boxes_in_windows`: window-normalized boxes back to pixels."""
     _check_last_dim(relative, "relative")
     _check_last_dim(windows, "windows")
-    wx1, wy1, wx2, wy2 = windows.unbind(-1)
-    scale = torch.stack((wx2 - wx1, wy2 - wy1, wx2 - wx1, wy2 - wy1), -1)
-    origin = torch.stack((wx1, wy1, wx1, wy1), -1)
+    origin, scale = _origin_and_scale(windows)
     return origin + (relative + 1) * scale / 2
 
 

@@ -59,6 +59,14 @@ def convert_boxes(boxes: Tensor | np.ndarray, src: str, dst: str) -> Tensor | np
     _check_last_dim(boxes)
     if src == dst:
         return boxes.clone()
+    # the tracker's two conversions, on coordinate pairs: fewer tensor ops, the same arithmetic
+    if src == "xyxy" and dst == "cxcywh":
+        return torch.cat(
+            ((boxes[..., :2] + boxes[..., 2:]) / 2, boxes[..., 2:] - boxes[..., :2]), -1
+        )
+    if src == "cxcywh" and dst == "xyxy":
+        half = boxes[..., 2:] / 2
+        return torch.cat((boxes[..., :2] - half, boxes[..., :2] + half), -1)
     a, b, c, d = boxes.unbind(-1)
     if src == "xyxy":
         x1, y1, x2, y2 = a, b, c, d
@@ -177,19 +185,22 @@ def boxes_in_windows(boxes: Tensor, windows: Tensor) -> Tensor:
     """
     _check_last_dim(boxes)
     _check_last_dim(windows, "windows")
-    wx1, wy1, wx2, wy2 = windows.unbind(-1)
-    scale = torch.stack((wx2 - wx1, wy2 - wy1, wx2 - wx1, wy2 - wy1), -1)
-    origin = torch.stack((wx1, wy1, wx1, wy1), -1)
+    origin, scale = _origin_and_scale(windows)
     return 2 * (boxes - origin) / scale - 1
+
+
+def _origin_and_scale(windows: Tensor) -> tuple[Tensor, Tensor]:
+    """``(x1, y1, x1, y1)`` and ``(w, h, w, h)`` of xyxy ``windows`` (``Tensor[..., 4]`` each)."""
+    origin = windows[..., :2]
+    scale = windows[..., 2:] - origin
+    return torch.cat((origin, origin), -1), torch.cat((scale, scale), -1)
 
 
 def boxes_from_windows(relative: Tensor, windows: Tensor) -> Tensor:
     """Inverse of :func:`boxes_in_windows`: window-normalized boxes back to pixels."""
     _check_last_dim(relative, "relative")
     _check_last_dim(windows, "windows")
-    wx1, wy1, wx2, wy2 = windows.unbind(-1)
-    scale = torch.stack((wx2 - wx1, wy2 - wy1, wx2 - wx1, wy2 - wy1), -1)
-    origin = torch.stack((wx1, wy1, wx1, wy1), -1)
+    origin, scale = _origin_and_scale(windows)
     return origin + (relative + 1) * scale / 2
 
 

@@ -9,7 +9,9 @@ from ratrack.attention.stn import (
     affine_grid,
     bilinear_sample,
     extract_glimpses,
+    window_grid,
 )
+from ratrack.boxes import windows_to_theta
 
 IDENTITY = torch.tensor([[[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]]])
 
@@ -67,6 +69,19 @@ def test_affine_grid_matches_torch():
     for size in [(1, 1), (3, 5), (8, 2)]:
         expected = F.affine_grid(theta, [4, 3, *size], align_corners=False)
         torch.testing.assert_close(affine_grid(theta, size), expected)
+
+
+def test_window_grid_is_the_affine_grid_of_the_windows_theta():
+    """The per-axis grid of :func:`extract_glimpses` has the very numbers of the full affine
+    product (float32, windows inside and across the frame's edges)."""
+    g = torch.Generator().manual_seed(0)
+    for _ in range(50):
+        centre = torch.rand(3, 2, generator=g) * 700 - 50
+        side = torch.rand(3, 1, generator=g) * 600 + 2
+        windows = torch.cat((centre - side / 2, centre + side / 2), 1)
+        for size in [(86, 86), (40, 40), (5, 7)]:
+            expected = affine_grid(windows_to_theta(windows, (480, 640)), size)
+            assert torch.equal(window_grid(windows, (480, 640), size), expected)
 
 
 def test_bilinear_sample_matches_grid_sample_and_its_gradients():

@@ -21,7 +21,8 @@ from ratrack.eval.speed import (
     parse_sizes,
 )
 
-TINY = ["--frames", "3", "--batch-sizes", "1,3", "--sizes", "64x200,96x300", "--peer-objects", "2"]
+TINY = ["--frames", "3", "--batch-sizes", "1,3", "--sizes", "64x200,96x300", "--peer-objects", "2",
+        "--sequences", "none"]  # fmt: skip
 
 
 def test_grid_boxes_are_car_sized_on_a_grid_that_scales_with_the_frame():
@@ -96,6 +97,7 @@ def test_tiny_run_on_real_frames(data_dir, tmp_path, monkeypatch, run_cli):
     assert set(ratios) == {*RATRACK_RUNS, "CSRT"}
     assert all(_positive(v) for d in ratios.values() for v in d.values())
     assert set(report["peer_ratios"]) == {"64x200", "96x300"}
+    assert report["end_to_end"] == [] and "tracker / decode PNG" in out
     assert all(_positive(v) for d in report["peer_ratios"].values() for v in d.values())
     assert set(report["claims"]) >= {
         "cost_per_object_flat_step",
@@ -104,6 +106,22 @@ def test_tiny_run_on_real_frames(data_dir, tmp_path, monkeypatch, run_cli):
     }
     assert report["environment"]["torch_threads"] == 1
     assert not list(out_json.parent.glob(".*.tmp"))
+
+
+def test_end_to_end_on_a_real_sequence_beside_csrt(data_dir, monkeypatch, run_cli):
+    """``ratrack track`` on otb/Crossing (120 frames, one object) beside CSRT, one run each."""
+    monkeypatch.setenv("RATRACK_DATA", str(data_dir))
+    args = ["--frames", "2", "--batch-sizes", "1", "--sizes", "64x200", "--peer-objects", "1"]
+    code, out, err = run_cli(
+        "bench", "speed", *args, "--sequences", "otb/Crossing", "--repeats", "1"
+    )
+    assert code == 0, err
+    assert "ratrack track end to end" in out and "track/CSRT" in out
+    row = next(line.split() for line in out.splitlines() if line.startswith("otb/Crossing"))
+    frames, track_fps, updates, csrt_fps, ratio = row[1:]
+    assert int(frames) == 120
+    assert float(ratio) == pytest.approx(float(track_fps) / float(csrt_fps), abs=0.01)
+    assert float(updates) >= float(track_fps) > 0
 
 
 def test_without_peer_and_on_any_frames_folder(tmp_path):

@@ -36,6 +36,8 @@ Autograd derives exactly these from the gather-and-weight form of :func:`bilinea
 
 from __future__ import annotations
 
+import functools
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -64,13 +66,27 @@ def affine_grid(theta: Tensor, size: tuple[int, int]) -> Tensor:
     if not theta.is_floating_point():
         raise ValueError(f"theta must be a floating tensor, got {theta.dtype}")
     h, w = _check_size(size)
-    xs = (torch.arange(w, device=theta.device, dtype=theta.dtype) * 2 + 1) / w - 1  # (w,)
-    ys = (torch.arange(h, device=theta.device, dtype=theta.dtype) * 2 + 1) / h - 1  # (h,)
+    target = _target_points(h, w, theta.dtype, theta.device)  # (h*w, 3)
+    source = target[None] @ theta.transpose(1, 2)  # (B, h*w, 2)
+    return source.view(-1, h, w, 2)  # (B, h, w, 2)
+
+
+@functools.lru_cache(maxsize=32)
+def _target_points(h: int, w: int, dtype: torch.dtype, device: torch.device) -> Tensor:
+    """``(h*w, 3)``: the homogeneous target points ``(x^t, y^t, 1)`` of :func:`affine_grid`, row
+    by row; constant per glimpse size, so made once (a tracker asks for the same few sizes
+    every frame). Not to be written to; made outside inference mode, so autograd may save it."""
+    with torch.inference_mode(False):
+        return _make_target_points(h, w, dtype, device)
+
+
+def _make_target_points(h: int, w: int, dtype: torch.dtype, device: torch.device) -> Tensor:
+    xs = (torch.arange(w, device=device, dtype=dtype) * 2 + 1) / w - 1  # (w,)
+    ys = (torch.arange(h, device=device, dtype=dtype) * 2 + 1) / h - 1  # (h,)
     target = torch.stack(
         (xs.expand(h, w), ys[:, None].expand(h, w), torch.ones_like(xs).expand(h, w)), dim=-1
-    )  # (h, w, 3): homogeneous target points (x^t, y^t, 1)
-    source = target.view(1, h * w, 3) @ theta.transpose(1, 2)  # (B, h*w, 2)
-    return source.view(-1, h, w, 2)  # (B, h, w, 2)
+    )  # (h, w, 3)
+    return target.view(h * w, 3)
 
 
 def bilinear_sample(images: Tensor, grid: Tensor) -> Tensor:
@@ -129,9 +145,23 @@ def extract_glimpses(frames: Tensor, windows: Tensor, size: tuple[int, int]) -> 
     if windows.shape != (frames.shape[0], 4):
         raise ValueError(f"windows must be ({frames.shape[0]}, 4), got {tuple(windows.shape)}")
     _, _, H, W = frames.shape
-    theta = windows_to_theta(windows.to(frames.dtype), (H, W))  # (B, 2, 3)
-    grid = affine_grid(theta, _check_size(size))  # (B, h, w, 2)
+    grid = window_grid(windows.to(frames.dtype), (H, W), _check_size(size))  # (B, h, w, 2)
     return F.grid_sample(frames, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+
+
+def window_grid(windows: Tensor, frame_size: tuple[int, int], size: tuple[int, int]) -> Tensor:
+    """``(B, h, w, 2)``: :func:`affine_grid` of :func:`~ratrack.boxes.windows_to_theta`
+    ``(windows, frame_size)``, the same numbers made per axis. A window's ``theta`` is
+    axis-aligned, so a sample's ``x^s = theta_11 x^t + theta_13`` depends on its column alone
+    and ``y^s`` on its row: ``w + h`` products per window instead of ``3 h w`` (the zero terms
+    of the full product add nothing, so the values are equal)."""
+    h, w = size
+    theta = windows_to_theta(windows, frame_size)  # (B, 2, 3)
+    target = _target_points(h, w, theta.dtype, theta.device).view(h, w, 3)
+    xs = target[0, :, 0] * theta[:, 0, 0:1] + theta[:, 0, 2:3]  # (B, w)
+    ys = target[:, 0, 1] * theta[:, 1, 1:2] + theta[:, 1, 2:3]  # (B, h)
+    B = theta.shape[0]
+    return torch.stack((xs[:, None, :].expand(B, h, w), ys[:, :, None].expand(B, h, w)), -1)
 
 
 IDENTITY_THETA = (1.0, 0.0, 0.0, 0.0, 1.0, 0.0)

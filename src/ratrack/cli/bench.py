@@ -9,6 +9,7 @@ import typer
 
 from ratrack.cli._common import _write_json, user_error
 from ratrack.errors import RatrackError
+from ratrack.eval.speed import DEFAULT_SEQUENCES
 from ratrack.outputs import check_outputs
 
 app = typer.Typer(
@@ -19,7 +20,7 @@ app = typer.Typer(
 @app.command("speed")
 def bench_speed(
     frames: Annotated[int, typer.Option(help="Frames per run (the first initializes).")] = 20,
-    batch_sizes: Annotated[str, typer.Option(help="Objects tracked together.")] = "1,8,32,128",
+    batch_sizes: Annotated[str, typer.Option(help="Objects tracked together.")] = "1,10,32,128",
     sizes: Annotated[str, typer.Option(help="Frame sizes, HxW.")] = "188x621,375x1242,750x2484",
     peer: Annotated[str, typer.Option(help="OpenCV peer (csrt, kcf, ...) or none.")] = "csrt",
     peer_objects: Annotated[int, typer.Option(help="Peer instances, one object each.")] = 8,
@@ -30,9 +31,17 @@ def bench_speed(
     frames_dir: Annotated[
         Path | None, typer.Option(help="Folder of frames (default: KITTI raw in RATRACK_DATA).")
     ] = None,
+    sequences: Annotated[
+        str, typer.Option(help="OTB sequences under --data run end to end by track, or none.")
+    ] = ",".join(DEFAULT_SEQUENCES),
+    repeats: Annotated[int, typer.Option(help="End-to-end runs per sequence (fastest).")] = 2,
+    data: Annotated[
+        Path | None, typer.Option(help="Data folder of --sequences (default: RATRACK_DATA).")
+    ] = None,
     json_out: Annotated[Path | None, typer.Option("--json", help="Write results as JSON.")] = None,
 ) -> None:
-    """Object-frames/s against frame size and batch size, beside a peer; prints the ratios."""
+    """Object-frames/s against frame size and batch size, and one object end to end on real
+    sequences, beside a peer; prints the ratios."""
     from tqdm import tqdm
 
     from ratrack.eval.benchmark import run_speed_benchmark
@@ -49,12 +58,16 @@ def bench_speed(
             device=device,
             threads=threads,
             statistic=statistic,
+            sequences=tuple(
+                s.strip() for s in sequences.split(",") if s.strip() and s.strip() != "none"
+            ),
+            repeats=repeats,
         )
     except ValueError as exc:
         raise user_error(exc, SpeedConfig) from None
-    check_outputs({"--json": json_out}, inputs={"--frames-dir": frames_dir})
+    check_outputs({"--json": json_out}, inputs={"--frames-dir": frames_dir, "--data": data})
     with tqdm(total=frames, desc="bench", unit="frame") as bar:
-        report = run_speed_benchmark(config, frames_dir, lambda n, total: bar.update(1))
+        report = run_speed_benchmark(config, frames_dir, lambda n, total: bar.update(1), data)
     typer.echo(report.table())
     _write_json(json_out, report.to_json())
 

@@ -18,7 +18,12 @@ instance per object). :func:`run_speed_benchmark` measures, on the same real fra
   like ``add``, reads only the part of the frame its glimpses need);
 - the peer (default CSRT): one OpenCV tracker per object (``peer_objects`` of them), updated one
   after the other on each frame (its RGB to BGR conversion included, as
-  :class:`~ratrack.eval.peers.OpenCVTracker` does per object).
+  :class:`~ratrack.eval.peers.OpenCVTracker` does per object);
+- end to end (:func:`run_end_to_end`), one object on whole real sequences (default
+  ``otb/BlurCar2`` and ``otb/Crossing``): :func:`ratrack.track.run.run_track`, what ``ratrack
+  track`` runs (decoding read ahead, tracking, writing the track file), against the peer decoding
+  the same frames and updating, each timed by the wall clock, the two alternating ``repeats``
+  times; the run's own tracker time gives the tracker-alone updates/s.
 
 Frames: the first ``frames`` images of a folder (default the 78 real KITTI raw frames, 1242x375,
 under ``$RATRACK_DATA``), resized to each size with OpenCV (area interpolation to shrink,
@@ -61,6 +66,7 @@ from ratrack.eval.speed import (
     IMAGE_SUFFIXES,
     RATRACK_RUNS,
     STATISTICS,
+    EndToEndRow,
     SizeTiming,
     SpeedConfig,
     SpeedReport,
@@ -154,10 +160,12 @@ def run_speed_benchmark(
     config: SpeedConfig,
     frames_dir: str | Path | None = None,
     progress: Callable[[int, int], None] | None = None,
+    data_dir: str | Path | None = None,
 ) -> SpeedReport:
     """Measure what the module docstring lists, for every size and batch size of ``config``.
 
-    ``frames_dir`` defaults to :func:`default_frames_dir`. ``progress(done, total)`` is called
+    ``frames_dir`` defaults to :func:`default_frames_dir`; ``data_dir`` (default
+    ``$RATRACK_DATA``) holds ``config.sequences``. ``progress(done, total)`` is called
     after each frame (all sizes, batch sizes and trackers of that frame). Raises
     :class:`~ratrack.errors.DataError` for a missing folder, too few or unreadable images, and
     :class:`~ratrack.errors.RatrackError` for unknown weights or devices.
@@ -176,6 +184,9 @@ def run_speed_benchmark(
         del sources  # the runs decode their own frames from the files
         environment = _environment(str(device))
         sizes, rows = _measure(config, tracker, files, progress)
+    end_to_end = ()
+    if config.sequences:
+        end_to_end = run_end_to_end(config, data_dir, tracker=tracker)
     return SpeedReport(
         config=config,
         frames_dir=str(folder),
@@ -183,7 +194,56 @@ def run_speed_benchmark(
         sizes=sizes,
         rows=rows,
         environment=environment,
+        end_to_end=end_to_end,
     )
+
+
+def run_end_to_end(
+    config: SpeedConfig, data_dir: str | Path | None = None, *, tracker: Tracker | None = None
+) -> tuple[EndToEndRow, ...]:
+    """``ratrack track`` end to end beside the peer, one object, on each of ``config.sequences``
+    (OTB folders under ``data_dir``, default ``$RATRACK_DATA`` or ``../shared/data``), with
+    ``config.threads`` threads: the module docstring's last item. ``tracker`` (loaded from
+    ``config.weights`` when None) is reused, so no run pays for loading weights."""
+    from ratrack.data.formats import open_sequence
+    from ratrack.track.run import TrackConfig, run_track
+
+    root = Path(data_dir or os.environ.get("RATRACK_DATA", "../shared/data"))
+    if tracker is None:
+        tracker = Tracker.from_pretrained(config.weights, device=resolve_device(config.device))
+    peer = config.peer or "csrt"
+    rows = []
+    with cpu_threads(config.threads), tempfile.TemporaryDirectory(prefix="ratrack_") as tmp:
+        for name in config.sequences:
+            sequence = open_sequence(root / name, "otb")
+            first = [float(v) for v in sequence.gt[0]]  # xyxy
+            track = TrackConfig(weights=config.weights, device=config.device, threads=0)
+            ours, theirs, updates = [], [], []
+            for _ in range(config.repeats):
+                start = time.perf_counter()
+                result = run_track(
+                    sequence,
+                    init=[first],
+                    init_format="xyxy",
+                    out=Path(tmp) / "track.txt",
+                    config=track,  # threads=0: keep the block's own
+                    tracker=Tracker(model=tracker.model, device=tracker.device),
+                )
+                ours.append(result.frames / (time.perf_counter() - start))
+                updates.append(result.frames / result.timing.track)
+                start = time.perf_counter()
+                frames = 0
+                other = OpenCVTracker(name=peer)
+                for t, frame in enumerate(sequence.frames()):
+                    if t == 0:
+                        other.init(frame, np.asarray(first))
+                    else:
+                        other.update(frame)
+                    frames += 1
+                theirs.append(frames / (time.perf_counter() - start))
+            log.info("%s end to end: %.1f vs %s %.1f frames/s", name, max(ours), peer, max(theirs))
+            rows.append(EndToEndRow(name, frames, max(ours), max(updates), max(theirs)))
+    return tuple(rows)
 
 
 def _measure(

@@ -21,7 +21,13 @@ KITTI_RAW_FRAMES = Path("kitti_raw_frames/2011_09_26/image_02/data")
 DEFAULT_SIZES = ((188, 621), (375, 1242), (750, 2484))
 """Frame sizes ``(H, W)``: half, full and double KITTI's 375x1242."""
 
-DEFAULT_BATCH_SIZES = (1, 8, 32, 128)
+DEFAULT_BATCH_SIZES = (1, 10, 32, 128)
+"""One object, ten (the issue's dashcam case: tracker time per frame against PNG decoding),
+and large batches."""
+
+DEFAULT_SEQUENCES = ("otb/BlurCar2", "otb/Crossing")
+"""Sequences (under the data folder) that ``ratrack track`` runs on end to end beside the peer,
+one object from the first ground-truth box: the natural model's validation sequences."""
 
 BOX_FRACTION = (80 / 1242, 50 / 375)
 """Box width and height as fractions of the frame's width and height: a car of 80x50 pixels at
@@ -65,6 +71,9 @@ class SpeedConfig:
     device: str = "cpu"  # torch device of the tracker
     threads: int = 1  # torch and OpenCV CPU threads while measuring (0: the libraries' own)
     statistic: str = "median"  # over frames: "median" or "min" (see the module docstring)
+    # OTB sequences (relative to the data folder) run end to end by ``ratrack track`` and the peer
+    sequences: tuple[str, ...] = DEFAULT_SEQUENCES
+    repeats: int = 2  # end-to-end runs per sequence and tracker, alternating; the fastest counts
 
     def __post_init__(self) -> None:  # ConfigError names the field; the CLI, its option
         check_number("frames", self.frames, low=2, high=100_000, integer=True)
@@ -86,6 +95,7 @@ class SpeedConfig:
             )
         check_number("peer_objects", self.peer_objects, low=1, high=1024, integer=True)
         check_number("threads", self.threads, low=0, high=1024, integer=True)
+        check_number("repeats", self.repeats, low=1, high=100, integer=True)
         if self.statistic not in STATISTICS:
             raise ConfigError(
                 "statistic", f"must be one of {', '.join(STATISTICS)}, got {self.statistic!r}"
@@ -167,6 +177,22 @@ class SpeedRow:
 
 
 @dataclass(frozen=True)
+class EndToEndRow:
+    """One sequence tracked whole (one object) by ``ratrack track`` and by the peer."""
+
+    sequence: str
+    frames: int
+    track_fps: float  # ratrack track: frames / wall time of the run (decode, track, write)
+    tracker_ups: float  # the same run's Tracker.update calls per second (tracker alone)
+    peer_fps: float  # the peer: frames / wall time of decoding and updating
+
+    @property
+    def ratio(self) -> float:
+        """End-to-end ``ratrack track`` frames/s over the peer's."""
+        return self.track_fps / self.peer_fps
+
+
+@dataclass(frozen=True)
 class SpeedReport:
     """Results of :func:`run_speed_benchmark` with their ratios."""
 
@@ -176,6 +202,7 @@ class SpeedReport:
     sizes: tuple[SizeTiming, ...]
     rows: tuple[SpeedRow, ...]
     environment: dict = field(default_factory=dict)
+    end_to_end: tuple[EndToEndRow, ...] = ()
 
     def row(self, tracker: str, size: tuple[int, int], batch: int | None = None) -> SpeedRow:
         for r in self.rows:
@@ -268,6 +295,7 @@ class SpeedReport:
                 for s in self.sizes
             ],
             "rows": [{**asdict(r), "size": r.label} for r in self.rows],
+            "end_to_end": [{**asdict(r), "ratio": r.ratio} for r in self.end_to_end],
             "size_ratios": self.size_ratios(),
             "peer_ratios": self.peer_ratios(),
             "claims": self.claims(),
@@ -309,6 +337,28 @@ class SpeedReport:
             for b in c.batch_sizes:
                 cells = "".join(f"{peers[lab][str(b)]:>12.2f}" for lab in labels)
                 lines.append(f"{'':<20}{b:>6}{cells}")
+        lines += [
+            "",
+            f"{'tracker / decode PNG':<20}{'batch':>6}" + "".join(f"{lab:>12}" for lab in labels),
+        ]
+        for b in c.batch_sizes:  # ratrack update's time per frame over decoding's
+            over = [self.row("ratrack update", (t.height, t.width), b).frame_ms / t.decode_ms
+                    for t in self.sizes]  # fmt: skip
+            lines.append(f"{'':<20}{b:>6}" + "".join(f"{r:>12.2f}" for r in over))
+        if self.end_to_end:
+            peer = self.peer_label or "peer"
+            lines += [
+                "",
+                f"one object, whole sequence (fastest of {c.repeats}): ratrack track end to end "
+                f"(decode, track, write) beside {peer} (decode, update)",
+                f"{'sequence':<20}{'frames':>7}{'track fps':>11}{'updates/s':>11}"
+                f"{peer + ' fps':>11}{'track/' + peer:>12}",
+            ]
+            for r in self.end_to_end:
+                lines.append(
+                    f"{r.sequence:<20}{r.frames:>7}{r.track_fps:>11.1f}{r.tracker_ups:>11.1f}"
+                    f"{r.peer_fps:>11.1f}{r.ratio:>12.2f}"
+                )
         claims = self.claims()
         lines += [
             "",

@@ -6,8 +6,6 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-FLAT = 1e-4  # masked_ncc: a spread below this share of the sum of squares is rounding
-
 
 def template_kernels(maps: Tensor, size: tuple[int, int], mask: Tensor | None = None) -> Tensor:
     """The central ``size`` patch of feature ``maps`` ``(B, c, h, w)``, zero-mean and unit-norm
@@ -105,16 +103,44 @@ def zero_padded(glimpses: Tensor, valid: Tensor, cells: int) -> tuple[Tensor, Te
     return glimpses * core, valid * core + 1 - core
 
 
+def fft_size(h: int, w: int) -> tuple[int, int]:
+    """The FFT size :func:`masked_ncc` correlates an ``h x w`` glimpse at: each side the
+    smallest at least as long with prime factors 2, 3 and 5 only (a fast FFT). Circular
+    correlation over it wraps only into the placements that run past the glimpse's edge, which
+    are dropped."""
+    return _smooth(h), _smooth(w)
+
+
+def template_spectra(kernels: Tensor, mask: Tensor, size: tuple[int, int]) -> Tensor:
+    """The spectra :func:`masked_ncc` multiplies a glimpse's with: ``(B, C + 3, n_h, n_w // 2
+    + 1)`` complex, the real FFTs at ``size`` (from :func:`fft_size`) of the flipped
+    ``kernels`` ``(B, C, k, k)``, their sum and sum of squares over channels, and their
+    ``mask`` ``(B, 1, k, k)``. They depend on the template alone: a tracker computes them once
+    per template and FFT size, not per frame."""
+    templates = torch.cat(
+        (kernels, kernels.sum(1, keepdim=True), kernels.square().sum(1, keepdim=True), mask), 1
+    )  # (B, C + 3, k, k)
+    return torch.fft.rfft2(templates.flip(-1, -2), s=size)
+
+
 def masked_ncc(
-    search: Tensor, valid: Tensor, kernels: Tensor, mask: Tensor, inside: Tensor | None = None
+    search: Tensor,
+    valid: Tensor,
+    kernels: Tensor,
+    mask: Tensor,
+    inside: Tensor | None = None,
+    *,
+    spectra: Tensor | None = None,
 ) -> tuple[Tensor, Tensor]:
     """Normalized cross-correlation of box-shaped templates over search glimpses, counting only
     the glimpse samples that lie inside the frame.
 
     ``search`` ``(B, C, h, w)`` with ``valid`` ``(B, 1, h, w)`` (ones inside the frame, see
-    :func:`ratrack.model.glimpse.valid_masks`); ``kernels`` ``(B, C, k, k)`` and their ``mask``
-    ``(B, 1, k, k)`` from :func:`template_kernels`. Every placement of the template wholly inside
-    the glimpse is scored ("valid" correlation, no padding): ``(B, h - k + 1, w - k + 1)``.
+    :func:`ratrack.model.glimpse.valid_masks`); ``kernels`` ``(B', C, k, k)`` and their ``mask``
+    ``(B', 1, k, k)`` from :func:`template_kernels`, where ``B`` is a multiple of ``B'`` and
+    each template serves ``B / B'`` consecutive glimpses (e.g. the scales of one object).
+    Every placement of the template wholly inside the glimpse is scored ("valid" correlation,
+    no padding): ``(B, h - k + 1, w - k + 1)``.
 
     At each placement the NCC runs over the cells where the template's mask and the frame's
     validity are both one (Padfield's masked NCC, 2012): with ``W`` those cells, ``n`` their
@@ -125,12 +151,14 @@ def masked_ncc(
 
     so padding outside the frame is never evidence. Returns ``ncc`` (0 where no cell is valid)
     and ``visible``, the share of the template's cells inside the frame at each placement
-    (``(B, h', w')`` each). All six sums are correlations, computed in one batched FFT.
+    (``(B, h', w')`` each). All six sums are correlations, computed in one batched FFT;
+    ``spectra``, :func:`template_spectra` of the templates at :func:`fft_size` ``(h, w)``, saves
+    transforming the templates again.
 
     ``inside`` ``(B, 1, h, w)``, when given, is the frame's validity for ``visible`` where it
     differs from ``valid`` (zero padding that counts as evidence but is not in the frame).
     """
-    _, C, h, w = search.shape
+    B, C, h, w = search.shape
     k = kernels.shape[-1]
     # Subtracting one constant, the glimpse's valid mean over all channels, changes no NCC
     # and keeps the sums of squares small (a mean per channel would: the template is zero-mean
@@ -140,40 +168,70 @@ def masked_ncc(
     signals = [s, valid, s.sum(1, keepdim=True), s.square().sum(1, keepdim=True)]
     if inside is not None:
         signals.append(inside)
-    signals = torch.cat(signals, 1)
-    templates = torch.cat(
-        (kernels, kernels.sum(1, keepdim=True), kernels.square().sum(1, keepdim=True), mask), 1
-    )  # (B, C + 3, k, k)
-    # Circular correlation over n >= the glimpse's side wraps only into the placements that run
-    # past the glimpse's edge, which are dropped; n has small prime factors for a fast FFT.
-    fft_size = (_smooth(h), _smooth(w))
-    X = torch.fft.rfft2(signals, s=fft_size)  # (B, C + 3, n_h, n_w // 2 + 1)
-    K = torch.fft.rfft2(templates.flip(-1, -2), s=fft_size)
-    v, ssum, ssq = X[:, C], X[:, C + 1], X[:, C + 2]
+    size = fft_size(h, w)
+    X = torch.fft.rfft2(torch.cat(signals, 1), s=size)  # (B, C + 2 (+1), n_h, n_w // 2 + 1)
+    K = template_spectra(kernels, mask, size) if spectra is None else spectra  # (B', C + 3, ..)
+    groups = K.shape[0]
+    X = X.view(groups, B // groups, *X.shape[1:])  # (B', B / B', planes, n_h, n_w // 2 + 1)
+    K = K[:, None]
+    v, ssum, ssq, kmask = X[:, :, C], X[:, :, C + 1], X[:, :, C + 2], K[:, :, C + 2]
     products = torch.stack(
         (
-            (X[:, :C] * K[:, :C]).sum(1),  # sum_W t s (s is zero outside the frame)
-            v * K[:, C],  # sum_W t
-            v * K[:, C + 1],  # sum_W t^2
-            v * K[:, C + 2],  # |W|
-            ssum * K[:, C + 2],  # sum_W s
-            ssq * K[:, C + 2],  # sum_W s^2
-            *([X[:, C + 3] * K[:, C + 2]] if inside is not None else []),  # cells in the frame
+            (X[:, :, :C] * K[:, :, :C]).sum(2),  # sum_W t s (s is zero outside the frame)
+            v * K[:, :, C],  # sum_W t
+            v * K[:, :, C + 1],  # sum_W t^2
+            v * kmask,  # |W|
+            ssum * kmask,  # sum_W s
+            ssq * kmask,  # sum_W s^2
+            *([X[:, :, C + 3] * kmask] if inside is not None else []),  # cells in the frame
         ),
-        1,
-    )
-    full = torch.fft.irfft2(products, s=fft_size)  # (B, 6, n_h, n_w)
+        2,
+    ).flatten(0, 1)  # (B, 6 (+1), n_h, n_w // 2 + 1)
+    full = torch.fft.irfft2(products, s=size)  # (B, 6 (+1), n_h, n_w)
     dot, t1, t2, cells, s1, s2, *framed = full[:, :, k - 1 : h, k - 1 : w].unbind(1)
     cells = cells.round()
     n = (C * cells).clamp(min=1)
     spread_t = (t2 - t1.square() / n).clamp(min=0)
     spread_s = (s2 - s1.square() / n).clamp(min=0)
     ncc = (dot - t1 * s1 / n) / ((spread_t * spread_s).sqrt() + 1e-6)
-    # A patch whose spread is below FLAT of its sum of squares is flat as far as float32 sums
-    # can tell (the spread is then mostly rounding): no evidence either way, its NCC is 0,
-    # never the huge ratio of two rounding errors.
-    flat = (spread_s <= FLAT * s2) | (spread_t <= FLAT * t2)
+    # A patch whose spread is below a thousand rounding units of its sum of squares (1e-4 in
+    # float32) is flat as far as these sums can tell (the spread is then mostly rounding): no
+    # evidence either way, its NCC is 0, never the huge ratio of two rounding errors.
+    flat_share = 1000 * torch.finfo(s2.dtype).eps
+    flat = (spread_s <= flat_share * s2) | (spread_t <= flat_share * t2)
     ncc = torch.where((cells > 0) & ~flat, ncc.clamp(-1, 1), torch.zeros_like(ncc))
     framed_cells = framed[0].round() if framed else cells
-    visible = framed_cells / mask.sum((1, 2, 3))[:, None, None].clamp(min=1)
+    shares = mask.sum((1, 2, 3)).clamp(min=1).repeat_interleave(B // groups)  # (B,)
+    visible = framed_cells / shares[:, None, None]
     return ncc, visible
+
+
+def masked_ncc_at(
+    search: Tensor, valid: Tensor, kernels: Tensor, mask: Tensor, where: Tensor
+) -> tuple[Tensor, Tensor]:
+    """:func:`masked_ncc` at one placement per glimpse, summed directly: ``ncc`` and
+    ``visible`` ``(B,)`` at the placements ``where`` ``(B, 2)`` (row, column of the ``(h - k +
+    1, w - k + 1)`` map; the template covers glimpse rows ``row .. row + k - 1``). Arguments
+    otherwise as :func:`masked_ncc` (one template per glimpse, no ``inside``). Costs one
+    ``k x k`` patch per glimpse, not a correlation over all of it.
+
+    The same NCC, computed the stable way: both sides centred on their mean over ``W`` before
+    the products are summed (in float64), so a near-uniform patch cannot lose its spread to
+    cancellation (the FFT's sums of squares can, by up to a few 1e-3 on real frames)."""
+    B, C, _, _ = search.shape
+    k = kernels.shape[-1]
+    steps = torch.arange(k, device=search.device)
+    ys = (where[:, 0:1] + steps)[:, :, None]  # (B, k, 1)
+    xs = (where[:, 1:2] + steps)[:, None, :]  # (B, 1, k)
+    batch = torch.arange(B, device=search.device)[:, None, None]
+    patch = search[batch, :, ys, xs].permute(0, 3, 1, 2).double()  # (B, C, k, k)
+    cells = mask.double() * valid[batch, :, ys, xs].permute(0, 3, 1, 2)  # (B, 1, k, k): W
+    count = cells.sum((1, 2, 3))  # (B,)
+    n = (C * count).clamp(min=1)[:, None, None, None]
+    t, s = kernels.double() * cells, patch * cells
+    t = (t - t.sum((1, 2, 3), keepdim=True) / n) * cells  # centred on W, zero elsewhere
+    s = (s - s.sum((1, 2, 3), keepdim=True) / n) * cells
+    spread = (t.square().sum((1, 2, 3)) * s.square().sum((1, 2, 3))).sqrt()
+    ncc = (t * s).sum((1, 2, 3)) / (spread + 1e-6)
+    ncc = torch.where(count > 0, ncc, torch.zeros_like(ncc)).to(search.dtype)
+    return ncc, (count / mask.sum((1, 2, 3)).clamp(min=1)).to(search.dtype)

@@ -75,9 +75,12 @@ from ratrack.model.convnet import ConvNet, MatchNet
 from ratrack.model.correlation import (
     box_masks,
     correlation_response,
+    fft_size,
     masked_ncc,
+    masked_ncc_at,
     response_features,
     template_kernels,
+    template_spectra,
     zero_padded,
 )
 from ratrack.model.glimpse import Frame, cut_glimpses, valid_masks
@@ -96,6 +99,10 @@ class TrackerState(NamedTuple):
     # each: pixels, then learned features) and their box mask as one more channel; (B, 0) off
     match: Tensor
     score: Tensor  # (B,) confidence of the last box (1 at the first frame); see StepOutput.score
+    # (B, C'+6, n, n // 2 + 1) complex: template_spectra of the templates matched (pixel part,
+    # then learned part) at the FFT size of the normal (not wide) search, computed whenever the
+    # templates change (RecurrentTracker.match_spectra); (B, 0) when matching is off
+    spectra: Tensor
     # (B, 2): the sum of the object's first score_reference raw match scores, and their count
     reference: Tensor
 
@@ -257,27 +264,59 @@ class RecurrentTracker(nn.Module):
             return glimpses
         return torch.cat((glimpses, self.match_net(glimpses)), 1)
 
+    def _parts(self, x: Tensor) -> list[Tensor]:
+        """``x`` ``(B, C', ...)`` split into its pixel part and, with learned matching, its
+        learned part (channels)."""
+        C = self.config.in_channels
+        return [x[:, :C], x[:, C:]] if self.config.match_features else [x]
+
+    def _blend(self, pixel: Tensor, learned: Tensor | None) -> Tensor:
+        b = self.config.match_blend
+        return pixel if learned is None else (1 - b) * pixel + b * learned
+
     def match_response(
-        self, maps: Tensor, valid: Tensor, templates: Tensor, mask: Tensor, cells: int | None
+        self,
+        maps: Tensor,
+        valid: Tensor,
+        templates: Tensor,
+        mask: Tensor,
+        cells: int | None,
+        spectra: Tensor | None = None,
     ) -> Tensor:
-        """Each placement's match of ``templates`` ``(B, C', k, k)`` (pixel templates, then the
+        """Each placement's match of ``templates`` ``(B', C', k, k)`` (pixel templates, then the
         learned ones; see :meth:`match_maps`) with ``mask`` over ``maps`` ``(B, C', G, G)``
-        (:meth:`match_maps`) whose samples inside the frame are ``valid``: the pixel NCC
-        blended ``match_blend`` of the way to the learned NCC, times the template's share inside
-        the frame, and -1 where that share is below ``min_visible``: ``(B, G-k+1, G-k+1)``.
+        (:meth:`match_maps`; each template serves ``B / B'`` consecutive maps, e.g. the scales
+        of one object) whose samples inside the frame are ``valid``: the pixel NCC blended
+        ``match_blend`` of the way to the learned NCC, times the template's share inside the
+        frame, and -1 where that share is below ``min_visible``: ``(B, G-k+1, G-k+1)``.
 
         ``cells``: the search glimpse's side when the ring around it is zero padding
-        (:func:`zero_padded`, the implicit motion prior); ``None``: no padding."""
-        c = self.config
-        C, inside = c.in_channels, None
+        (:func:`zero_padded`, the implicit motion prior); ``None``: no padding. ``spectra``:
+        :meth:`match_spectra` of ``templates`` when kept (at this glimpse's FFT size)."""
+        inside = None
         if cells is not None:
             maps, evidence = zero_padded(maps, valid, cells)
             valid, inside = evidence, valid
-        ncc, visible = masked_ncc(maps[:, :C], valid, templates[:, :C], mask, inside)
-        if c.match_features:
-            learned, _ = masked_ncc(maps[:, C:], valid, templates[:, C:], mask, inside)
-            ncc = (1 - c.match_blend) * ncc + c.match_blend * learned
-        return torch.where(visible >= c.min_visible, ncc * visible, -1.0)
+        maps_, templates_ = self._parts(maps), self._parts(templates)
+        spectra_ = [None] * len(maps_) if spectra is None else self._parts_of_spectra(spectra)
+        (ncc, visible), *learned = [
+            masked_ncc(m, valid, t, mask, inside, spectra=k)
+            for m, t, k in zip(maps_, templates_, spectra_, strict=True)
+        ]
+        ncc = self._blend(ncc, learned[0][0] if learned else None)
+        return torch.where(visible >= self.config.min_visible, ncc * visible, -1.0)
+
+    def match_score_at(
+        self, maps: Tensor, valid: Tensor, templates: Tensor, mask: Tensor, at: Tensor
+    ) -> Tensor:
+        """:meth:`match_response` without padding at one placement per map, ``at`` ``(B, 2)``
+        (row, column), summed directly (:func:`masked_ncc_at`): ``(B,)``."""
+        (ncc, shown), *learned = [
+            masked_ncc_at(m, valid, t, mask, at)
+            for m, t in zip(self._parts(maps), self._parts(templates), strict=True)
+        ]
+        ncc = self._blend(ncc, learned[0][0] if learned else None)
+        return torch.where(shown >= self.config.min_visible, ncc * shown, -1.0)
 
     def match_templates(self, glimpses: Tensor, mask: Tensor) -> Tensor:
         """Templates ``(B, C', k, k)`` from the central ``k`` square of ``glimpses`` ``(B, C, S,
@@ -287,11 +326,27 @@ class RecurrentTracker(nn.Module):
 
     def templates_of(self, maps: Tensor, mask: Tensor) -> Tensor:
         """:meth:`match_templates` of maps :meth:`match_maps` made already."""
-        C, k = self.config.in_channels, mask.shape[-1]
-        parts = [template_kernels(maps[:, :C], (k, k), mask)]
-        if self.config.match_features:
-            parts.append(template_kernels(maps[:, C:], (k, k), mask))
-        return torch.cat(parts, 1)
+        k = mask.shape[-1]
+        return torch.cat([template_kernels(m, (k, k), mask) for m in self._parts(maps)], 1)
+
+    def match_spectra(self, templates: Tensor, mask: Tensor, wide: bool = False) -> Tensor:
+        """``(B, C' + 6, n, n // 2 + 1)``: :func:`template_spectra` of the pixel part and of the
+        learned part of ``templates`` ``(B, C', k, k)`` with their ``mask``, at the FFT size of
+        the normal (or ``wide``) search's glimpses. The state keeps the normal one, recomputed
+        whenever the templates change."""
+        side = self.config.search_cells(wide) + self.config.match_kernel
+        size = fft_size(side, side)
+        return torch.cat([template_spectra(t, mask, size) for t in self._parts(templates)], 1)
+
+    def _parts_of_spectra(self, spectra: Tensor) -> list[Tensor]:
+        C = self.config.in_channels + 3
+        return [spectra[:, :C], spectra[:, C:]] if self.config.match_features else [spectra]
+
+    def match_spectra_shape(self, wide: bool = False) -> tuple[int, int]:
+        """The last two dimensions of :meth:`match_spectra`."""
+        side = self.config.search_cells(wide) + self.config.match_kernel
+        n_h, n_w = fft_size(side, side)
+        return n_h, n_w // 2 + 1
 
     @torch.no_grad()
     def _match(
@@ -307,47 +362,56 @@ class RecurrentTracker(nn.Module):
         template wholly inside it. The best peak over the scales (those other than 1 discounted
         by ``match_penalty``) places the box; its size is the last box's times that scale.
         Objects searched wide and normally are scored in two groups (their glimpses differ in
-        size).
+        size); when all objects are in one group (the usual case) it runs on the whole batch
+        without selecting rows.
 
         With ``match_padding="zeros"`` each glimpse's ring beyond its central ``search_cells``
         square is zero padding (:func:`zero_padded`): placements are ranked, and the match
         features' peak taken, with it (the original matcher's implicit motion prior); the score
-        is the chosen placement's match against the frame's pixels alone."""
+        is the chosen placement's match against the frame's pixels alone, summed at that one
+        placement (:func:`masked_ncc_at`)."""
         c = self.config
         B, S, k, n = state.box.shape[0], c.match_size, c.match_kernel, len(c.match_scales)
         memory, first, mask = self._templates(state)
-        templates = memory
-        if c.template_rate > 0 and c.template_anchor > 0:
-            templates = self._unit_parts(
-                c.template_anchor * first + (1 - c.template_anchor) * memory
-            )
+        templates = self._matched_templates(memory, first)
         scales = state.box.new_tensor(c.match_scales)  # (n,)
         discount = torch.where(scales == 1, 1.0, c.match_penalty)
-        matched, features, score = state.box.clone(), state.box.new_zeros(B, 4), state.score.clone()
-        patches = mask.new_zeros(B, memory.shape[1] + 1, k, k)
+        lost = int(reads.wide.sum())
+        if lost in (0, B):  # one group, all rows
+            groups: list[tuple[bool, Tensor | None]] = [(lost > 0, None)]
+        else:
+            groups = [(w, torch.nonzero(reads.wide == w).flatten()) for w in (False, True)]
+        if len(groups) == 1:  # the group's results are the outputs
+            matched = features = score = patches = None
+        else:
+            matched, features = state.box.clone(), state.box.new_zeros(B, 4)
+            score = state.score.clone()
+            patches = mask.new_zeros(B, memory.shape[1] + 1, k, k)
         padded = c.match_padding == "zeros"
-        for wide in (False, True):
-            rows = torch.nonzero(reads.wide == wide).flatten()  # (b,)
-            if not len(rows):
-                continue
-            b, cells = len(rows), c.search_cells(wide)
+        for wide, rows in groups:
+            pick_rows = slice(None) if rows is None else rows  # (b,) rows of this group
+            b, cells = B if rows is None else len(rows), c.search_cells(wide)
             G = cells + k
-            windows = reads.match[rows].flatten(0, 1)  # (b n, 4)
+            windows = reads.match[pick_rows].flatten(0, 1)  # (b n, 4)
             pixels = frame.pixels
             if pixels.shape[0] == 1:
                 pixels = pixels.expand(b * n, -1, -1, -1)  # one frame shared without copy
             else:
-                pixels = pixels[rows].repeat_interleave(n, 0)
+                pixels = pixels[pick_rows].repeat_interleave(n, 0)
             glimpses = cut_glimpses(frame._replace(pixels=pixels), windows, c, (G, G))
             valid = valid_masks(windows, (G, G), frame.size)  # (b n, 1, G, G)
             maps = self.match_maps(glimpses)  # (b n, C', G, G)
+            spectra = None  # masked_ncc transforms the templates itself
+            if state.spectra.shape[-2:] == self.match_spectra_shape(wide):
+                spectra = state.spectra[pick_rows]  # kept since the templates last changed
             response = self.match_response(
                 maps,
                 valid,
-                templates[rows].repeat_interleave(n, 0),
-                mask[rows].repeat_interleave(n, 0),
+                templates[pick_rows],
+                mask[pick_rows],
                 cells if padded else None,
-            )  # (b n, cells + 1, cells + 1)
+                spectra,
+            )  # (b n, cells + 1, cells + 1); one template per object serves its n scales
             ranked = response  # what places the box; the score is the response itself
             if c.match_window > 0 and not wide:
                 hann = torch.hann_window(cells + 3, periodic=False, dtype=response.dtype)[1:-1]
@@ -358,47 +422,58 @@ class RecurrentTracker(nn.Module):
             rows_b = torch.arange(b, device=best.device)
             where = ranked[rows_b, best].argmax(1)  # (b,)
             peak = response[rows_b, best].gather(1, where[:, None])  # (b, 1)
-            shift = torch.stack((where % (cells + 1), where // (cells + 1)), -1).to(peak.dtype)
-            shift = shift - cells / 2  # (b, 2) cells from the glimpse's centre
-            search = reads.match[rows, best]  # (b, 4)
+            at = torch.stack((where // (cells + 1), where % (cells + 1)), -1)  # (b, 2) row, col
+            shift = at.flip(-1).to(peak.dtype) - cells / 2  # (b, 2) x, y cells from the centre
+            search = reads.match[pick_rows][rows_b, best]  # (b, 4)
             cell = (search[:, 2] - search[:, 0])[:, None] / G  # (b, 1) pixels per cell
             centre = (search[:, :2] + search[:, 2:]) / 2 + shift * cell
-            _, _, w, h = convert_boxes(state.box[rows], "xyxy", "cxcywh").unbind(-1)
+            last = state.box[pick_rows]  # (b, 4)
+            _, _, w, h = convert_boxes(last, "xyxy", "cxcywh").unbind(-1)
             scale = scales[best]
             box = torch.stack((centre[:, 0], centre[:, 1], w * scale, h * scale), -1)
             # no placement with enough of the template inside the frame: the box stays put
             none = peak[:, 0] <= -1
-            box = torch.where(none[:, None], state.box[rows], convert_boxes(box, "cxcywh", "xyxy"))
+            box = torch.where(none[:, None], last, convert_boxes(box, "cxcywh", "xyxy"))
             shift = torch.where(none[:, None], 0.0, shift)
-            matched[rows] = box
-            features[rows] = torch.cat((shift / S, peak, scale.log()[:, None]), 1)
-            chosen = torch.cat((maps, valid), 1).view(b, n, -1, G, G)[rows_b, best]
+            found = torch.cat((shift / S, peak, scale.log()[:, None]), 1)
+            pick = best + rows_b * n  # (b,) the chosen scale's glimpse of each object
             offsets = torch.arange(k, device=where.device)
-            ys = (where // (cells + 1))[:, None] + offsets  # (b, k)
-            xs = (where % (cells + 1))[:, None] + offsets
-            patch = chosen[rows_b[:, None, None], :, ys[:, :, None], xs[:, None, :]]  # (b,k,k,C'+1)
-            patches[rows] = torch.where(none[:, None, None, None], 0.0, patch.permute(0, 3, 1, 2))
+            ys = (at[:, 0:1] + offsets)[:, :, None]  # (b, k, 1)
+            xs = (at[:, 1:2] + offsets)[:, None, :]  # (b, 1, k)
+            chosen = torch.cat((maps[pick], valid[pick]), 1)  # (b, C' + 1, G, G)
+            patch = chosen[rows_b[:, None, None], :, ys, xs].permute(0, 3, 1, 2)  # (b, C'+1, k, k)
+            patch = torch.where(none[:, None, None, None], 0.0, patch)
             if padded or c.score_first:
                 # The padding is a motion prior, not evidence: the score is the match at the
                 # chosen placement against the frame's own pixels (a blank frame scores low),
                 # with score_first against the first frame's template.
-                pick = best + rows_b * n  # (b,) the chosen scale's glimpse of each object
-                plain = self.match_response(
-                    maps[pick],
-                    valid[pick],
-                    (first if c.score_first else templates)[rows],
-                    mask[rows],
-                    None,
-                )  # (b, cells + 1, cells + 1)
-                peak = plain.flatten(1).gather(1, where[:, None])
-            score[rows] = peak[:, 0]
+                scored = first if c.score_first else templates
+                peak = self.match_score_at(
+                    maps[pick], valid[pick], scored[pick_rows], mask[pick_rows], at
+                )[:, None]
+            if rows is None:
+                matched, features, score, patches = box, found, peak[:, 0], patch
+            else:
+                matched[rows], features[rows], score[rows] = box, found, peak[:, 0]
+                patches[rows] = patch
         return matched, features, score, patches
 
-    def _updated_templates(self, state: TrackerState, patches: Tensor, score: Tensor) -> Tensor:
+    def _matched_templates(self, memory: Tensor, first: Tensor) -> Tensor:
+        """The templates matched: the memory, or with ``template_anchor`` its blend with the
+        first frame's templates (each part unit-norm)."""
+        c = self.config
+        if c.template_rate > 0 and c.template_anchor > 0:
+            return self._unit_parts(c.template_anchor * first + (1 - c.template_anchor) * memory)
+        return memory
+
+    def _updated_templates(
+        self, state: TrackerState, patches: Tensor, score: Tensor
+    ) -> tuple[Tensor, Tensor]:
         """``state.match`` with each confident object's templates (score at least
         ``update_score``, every cell of its mask inside the frame) moved ``template_rate`` of the
         way to the patch it matched (:meth:`templates_of` over the same mask), then normalized
-        again: a memory of the target's recent look that the first frame anchors."""
+        again: a memory of the target's recent look that the first frame anchors; and the
+        :meth:`match_spectra` of the templates now matched."""
         c = self.config
         memory, first, mask = self._templates(state)
         maps, inside = patches[:, :-1], patches[:, -1:]
@@ -406,7 +481,9 @@ class RecurrentTracker(nn.Module):
         rate = c.template_rate
         blend = self._unit_parts((1 - rate) * memory + rate * self.templates_of(maps, mask))
         update = (seen & (score >= c.update_score))[:, None, None, None]
-        return torch.cat((torch.where(update, blend, memory), first, mask), 1).flatten(1)
+        memory = torch.where(update, blend, memory)
+        spectra = self.match_spectra(self._matched_templates(memory, first), mask)
+        return torch.cat((memory, first, mask), 1).flatten(1), spectra
 
     def _templates(self, state: TrackerState) -> tuple[Tensor, Tensor, Tensor]:
         """``state.match`` unpacked: the template memory, the first frame's templates (each
@@ -419,10 +496,12 @@ class RecurrentTracker(nn.Module):
     def _unit_parts(self, templates: Tensor) -> Tensor:
         """``templates`` ``(B, C', k, k)`` with the pixel part and the learned part each
         scaled to unit norm."""
-        C = self.config.in_channels
-        parts = [templates[:, :C], templates[:, C:]] if self.config.match_features else [templates]
         return torch.cat(
-            [p / p.flatten(1).norm(dim=1).clamp(min=1e-6)[:, None, None, None] for p in parts], 1
+            [
+                p / p.flatten(1).norm(dim=1).clamp(min=1e-6)[:, None, None, None]
+                for p in self._parts(templates)
+            ],
+            1,
         )
 
     def _look(self, frame: Frame, windows: Tensor) -> tuple[Tensor, Tensor | None]:
@@ -454,7 +533,7 @@ class RecurrentTracker(nn.Module):
         if maps is not None:
             kernel = template_kernels(maps, self.config.correlation_kernel).flatten(1)
         rel = boxes_in_windows(boxes, windows)  # (B, 4)
-        match = template.new_zeros(B, 0)
+        match = spectra = template.new_zeros(B, 0)
         if self.config.match_size:
             size, k = self.config.match_size, self.config.match_kernel
             with torch.no_grad():
@@ -469,11 +548,14 @@ class RecurrentTracker(nn.Module):
                 mask = box_masks(rel, size, k) * inside
                 templates = self.match_templates(glimpses, mask)
                 match = torch.cat((templates, templates, mask), 1).flatten(1)
+                spectra = self.match_spectra(templates, mask)
         hidden = torch.tanh(self.init_rnn(torch.cat((template, rel), 1)))  # (B, D)
         cell_size = self.config.hidden_size if self.config.rnn_type == "lstm" else 0
         cell = hidden.new_zeros(B, cell_size)
         score, reference = hidden.new_ones(B), hidden.new_zeros(B, 2)
-        return TrackerState(hidden, cell, windows, boxes, template, kernel, match, score, reference)
+        return TrackerState(
+            hidden, cell, windows, boxes, template, kernel, match, score, spectra, reference
+        )
 
     def step(
         self,
@@ -544,9 +626,9 @@ class RecurrentTracker(nn.Module):
             log_prob = policy.log_prob(drawn).sum(-1)  # (B,)
             carried_window = self._clamp_window(apply_window_deltas(anchor, drawn)).detach()
         carried_box = box.detach()
-        match = state.match
+        match, spectra = state.match, state.spectra
         if c.match_size and c.template_rate > 0:
-            match = self._updated_templates(state, patches, score)
+            match, spectra = self._updated_templates(state, patches, score)
         out = StepOutput(box, rel, window, next_window, deltas, log_prob, score)
         return out, state._replace(
             hidden=hidden,
@@ -555,6 +637,7 @@ class RecurrentTracker(nn.Module):
             box=carried_box,
             score=score,
             match=match,
+            spectra=spectra,
             reference=reference,
         )
 

@@ -145,13 +145,15 @@ class Tracker:
                     f"numpy frames must be uint8 (H, W, 3) RGB or (H, W) gray, got {frame.dtype} "
                     f"{frame.shape}"
                 )
-            u8 = torch.from_numpy(np.ascontiguousarray(frame)).to(self.device)  # uint8 moves
+            if any(stride < 0 for stride in frame.strides):  # torch takes positive strides only
+                frame = np.ascontiguousarray(frame)
+            u8 = torch.from_numpy(frame).to(self.device)  # uint8 moves (a crop: strided, no copy)
             if u8.dim() == 3 and self.model.config.in_channels == 1:
                 # RGB -> luminance in one pass over the frame (the general path below makes
                 # three: scale, weight, sum over a strided channel axis)
                 luma = torch.tensor(_LUMA, device=u8.device) / 255
-                return (u8.to(torch.float32) @ luma)[None, None]  # (1, 1, H, W)
-            x = u8.to(torch.float32) / 255
+                return (u8.to(torch.float32).contiguous() @ luma)[None, None]  # (1, 1, H, W)
+            x = u8.to(torch.float32).div_(255)  # one float copy, scaled in place
             x = x[None] if x.dim() == 2 else x.permute(2, 0, 1)  # (C, H, W)
         elif isinstance(frame, Tensor):
             if frame.dim() != 3 or frame.shape[0] not in (1, 3) or not frame.is_floating_point():

@@ -10,7 +10,8 @@ pedestrian tracks, and self-supervised pairs of KITTI, MOT17 and KITTI raw still
 footage-like perturbations). No frame of the natural tracker's validation or tuning sequences
 (``tools/eval_natural.py``) is read. Prints the share of held-out pairs (another seed) matched
 within 2 cells by pixel NCC alone, learned matching alone and the blend, before and after, and
-writes ``natural.pt`` (weights and config, ``match_blend`` from ``--blend``) to ``--out``.
+writes ``natural.pt`` (weights and config: ``match_blend`` from ``--blend``, the template memory
+from ``--template-rate`` and ``--template-anchor``) to ``--out``.
 """
 
 from __future__ import annotations
@@ -49,6 +50,9 @@ def main() -> None:
     parser.add_argument("--weights", default="natural")
     parser.add_argument("--features", type=int, default=16)
     parser.add_argument("--blend", type=float, default=0.5, help="match_blend while training")
+    # the template memory shipped with it (chosen on the tuning split, see the model card)
+    parser.add_argument("--template-rate", type=float, default=0.05)
+    parser.add_argument("--template-anchor", type=float, default=0.5)
     parser.add_argument("--pairs", type=int, default=3000)
     parser.add_argument("--held-out", type=int, default=400)
     parser.add_argument("--steps", type=int, default=400)
@@ -64,7 +68,14 @@ def main() -> None:
     log.info("pairs made in %.0f s", time.perf_counter() - start)
     path = Path(args.weights)
     base, _ = load_tracker(path if path.exists() else pretrained_path(args.weights))
-    config = dataclasses.replace(base.config, match_features=args.features, match_blend=args.blend)
+    config = dataclasses.replace(
+        base.config,
+        match_features=args.features,
+        match_blend=args.blend,
+        template_rate=args.template_rate,
+        template_anchor=args.template_anchor,
+    )
+    torch.manual_seed(0)  # the match net's initial weights
     model = RecurrentTracker(config=config)
     model.load_state_dict(base.state_dict(), strict=False)  # all but the new match net
     model.match_net.start_from(model.conv)

@@ -11,7 +11,8 @@ footage-like perturbations). No frame of the natural tracker's validation or tun
 (``tools/eval_natural.py``) is read. Prints the share of held-out pairs (another seed) matched
 within 2 cells by pixel NCC alone, learned matching alone and the blend, before and after, and
 writes ``natural.pt`` (weights and config: ``match_blend`` from ``--blend``, the template memory
-from ``--template-rate`` and ``--template-anchor``) to ``--out``.
+from ``--template-rate`` and ``--template-anchor``, the confidence against the first frame's
+template with ``--lost-score``) to ``--out``.
 """
 
 from __future__ import annotations
@@ -53,6 +54,7 @@ def main() -> None:
     # the template memory shipped with it (chosen on the tuning split, see the model card)
     parser.add_argument("--template-rate", type=float, default=0.05)
     parser.add_argument("--template-anchor", type=float, default=0.5)
+    parser.add_argument("--lost-score", type=float, default=0.38)
     parser.add_argument("--pairs", type=int, default=3000)
     parser.add_argument("--held-out", type=int, default=400)
     parser.add_argument("--steps", type=int, default=400)
@@ -74,6 +76,12 @@ def main() -> None:
         match_blend=args.blend,
         template_rate=args.template_rate,
         template_anchor=args.template_anchor,
+        # confidence: the match with the first frame's template, lost below lost_score; the box
+        # always follows the best match and the memory always updates (see the model card)
+        score_first=True,
+        lost_score=args.lost_score,
+        hold_score=-1.0,
+        update_score=-1.0,
     )
     torch.manual_seed(0)  # the match net's initial weights
     model = RecurrentTracker(config=config)

@@ -168,7 +168,16 @@ def tune(
     passes: int = 1,
     criterion: str = "pooled",
     margin: float = 0.0,
+    knobs: list[str] | None = None,
 ) -> tuple[dict, Score]:
+    """The knobs of ``name`` chosen on ``dets`` (module docstring); ``knobs``: only these move,
+    the others keep the tracker's defaults."""
+    grids = GRIDS[name]
+    if knobs is not None:
+        unknown = sorted(set(knobs) - set(grids))
+        if unknown:
+            raise ValueError(f"{name} has no knob(s) {', '.join(unknown)}; expected {list(grids)}")
+        grids = {k: v for k, v in grids.items() if k in knobs}
     params: dict = {}
     if name == "ratrack":
         from ratrack.track.lifecycle import MultiTrackConfig
@@ -191,7 +200,7 @@ def tune(
     best = score(params)
     for _ in range(passes):
         changed = False
-        for knob, grid in GRIDS[name].items():
+        for knob, grid in grids.items():
             for value in grid:
                 trial = {**params, knob: value}
                 s = score(trial)
@@ -204,7 +213,15 @@ def tune(
 
 
 def leave_one_out(
-    name: str, dets, gt, cls, num_frames, passes: int, criterion: str, margin: float
+    name: str,
+    dets,
+    gt,
+    cls,
+    num_frames,
+    passes: int,
+    criterion: str,
+    margin: float,
+    knobs: list[str] | None = None,
 ) -> tuple[float, dict]:
     """How well a criterion's choices carry over, within the tuning sequences: each sequence
     with objects of ``cls`` is scored with the knobs chosen on the others. Returns the HOTA
@@ -223,6 +240,7 @@ def leave_one_out(
             passes,
             criterion,
             margin,
+            knobs,
         )
         held[s] = evaluate(name, params, {s: dets[s]}, {s: gt[s]}, cls, num_frames).parts[s]
         choices[s] = params
@@ -240,6 +258,9 @@ def main() -> None:
     parser.add_argument("--criterion", choices=("pooled", "stable"), default="pooled")
     parser.add_argument("--margin", type=float, default=0.005, help="stable: min pooled gain")
     parser.add_argument(
+        "--knobs", default=None, help="only these knobs move (comma list; default: every one)"
+    )
+    parser.add_argument(
         "--loso", action="store_true", help="also score the criterion leaving one sequence out"
     )
     parser.add_argument("--out", type=Path, default=None)
@@ -252,6 +273,7 @@ def main() -> None:
     gt = {s: read_kitti_labels(p) for s, p in labels.items()}
     num_frames = {s: kitti_num_frames(g) for s, g in gt.items()}
     det_root = rrc_folder(args.kitti)
+    knobs = [k.strip() for k in args.knobs.split(",")] if args.knobs else None
     chosen: dict = {}
     for cls in args.classes.split(","):
         dets = {
@@ -263,7 +285,7 @@ def main() -> None:
         for name in args.trackers.split(","):
             start = time.time()
             params, best = tune(
-                name, dets, gt, cls, num_frames, args.passes, args.criterion, args.margin
+                name, dets, gt, cls, num_frames, args.passes, args.criterion, args.margin, knobs
             )
             chosen.setdefault(name, {})[cls] = {
                 "params": params,
@@ -272,7 +294,15 @@ def main() -> None:
             }
             if args.loso:
                 loso, choices = leave_one_out(
-                    name, dets, gt, cls, num_frames, args.passes, args.criterion, args.margin
+                    name,
+                    dets,
+                    gt,
+                    cls,
+                    num_frames,
+                    args.passes,
+                    args.criterion,
+                    args.margin,
+                    knobs,
                 )
                 chosen[name][cls]["leave_one_out_HOTA"] = round(loso, 4)
                 chosen[name][cls]["leave_one_out_params"] = choices

@@ -42,3 +42,8 @@ def test_stable_needs_the_margin_and_a_majority_of_sequences(tune_mot):
     assert not tune_mot.prefer(best, best, "stable", 0.0)
     with pytest.raises(ValueError, match="criterion"):
         tune_mot.prefer(best, best, "mean")
+
+
+def test_only_known_knobs_can_be_tuned(tune_mot):
+    with pytest.raises(ValueError, match="no knob"):
+        tune_mot.tune("ratrack", {}, {}, "Pedestrian", {}, knobs=["min_score", "speed"])

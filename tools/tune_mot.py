@@ -19,9 +19,15 @@ Criteria (``--criterion``), one for all trackers of a run:
   sequence alone, keeps the default: with few objects (KITTI 0000-0010 holds about 500
   pedestrian boxes) most knobs carry no signal, and pooled HOTA follows a handful of tracks.
 
+``--knobs`` lets only the named knobs move; ``--loso`` also scores the way of choosing within
+the tuning sequences: each sequence with objects of the class is scored by the knobs chosen on
+the others. The dashcam defaults came from (README, "Multi-object tracking"):
+
     python tools/tune_mot.py --kitti ../shared/data/kitti_tracking --sequences 0000-0010 \
-        --trackers ratrack,sort,bytetrack,ocsort,sv-bytetrack --classes Pedestrian \
-        --criterion stable --out tune.json
+        --trackers ratrack,sort,bytetrack,ocsort,sv-bytetrack --out tune.json
+    python tools/tune_mot.py --kitti ../shared/data/kitti_tracking --sequences 0000-0010 \
+        --trackers ratrack --classes Pedestrian --passes 3 \
+        --knobs min_score,high_score,birth_score,min_hits --loso
 """
 
 from __future__ import annotations

@@ -115,3 +115,18 @@ def test_config_checks():
         MultiTrackConfig(high_score=0.9, birth_score=0.5)
     with pytest.raises(ValueError, match="min_hits"):
         MultiTrackConfig(min_hits=0)
+
+
+def test_confirmed_tracks_choose_first_with_confirmed_first():
+    # track 1 is confirmed in frame 1, when a second detection 6 px away starts tentative track
+    # 2; frame 2 has one detection, nearer track 2's box. Assigned together, the tentative track
+    # takes it (larger IoU); with confirmed_first the confirmed track keeps its object.
+    near = BOX + 5
+    frames = [[(BOX, 0.9)], [(BOX, 0.9), (BOX + 6, 0.9)], [(near, 0.9)]]
+    base = MultiTrackConfig(min_hits=2, recover_iou=0.0, fill_gaps=0, backfill=False)
+    together, _ = run(frames, base)
+    assert list(together[2]) == [2]
+    first, state = run(frames, MultiTrackConfig(**{**base.__dict__, "confirmed_first": True}))
+    assert list(first[2]) == [1]
+    np.testing.assert_allclose(first[2][1], near)
+    assert list(state.ids) == [1]  # the tentative track missed and ended

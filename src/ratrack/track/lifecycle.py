@@ -8,7 +8,10 @@ without frames. Per frame:
    below ``min_score`` are dropped;
 2. **stage 1** (ByteTrack): every track against the confident detections (``>= high_score``),
    maximum-total-IoU assignment of pairs with IoU ``>= iou_threshold``; a second prediction of
-   each box (``cues``, the recurrent tracker's) counts too: the larger IoU of the two;
+   each box (``cues``, the recurrent tracker's) counts too: the larger IoU of the two. With
+   ``confirmed_first`` (as ByteTrack orders its stages) the confirmed tracks are assigned first
+   and the tentative ones only to the detections left, so a track born from a duplicate or a
+   false detection cannot take the detection of an established one;
 3. optionally (``camera_shift``) the tracks left have their predictions moved by the median
    residual of the stage-1 matches (the whole image moves when the camera turns);
 4. **stage 2**: confirmed tracks left against the low-score detections (IoU
@@ -68,6 +71,7 @@ class MultiTrackConfig:
     backfill: bool = True  # a track's tentative frames are reported when it is confirmed
     fill_gaps: int = 5  # a track found again after missing up to this many frames reports them
     camera_shift: bool = False  # shift unmatched predictions by the median first-stage residual
+    confirmed_first: bool = False  # stage 1 assigns confirmed tracks before tentative ones
     observation_restart: bool = True  # a track matched after a gap restarts its velocity
     motion: MotionConfig = field(default_factory=MotionConfig)
 
@@ -248,18 +252,27 @@ def step_tracks(
         if cues is not None:
             cue_iou = np.nan_to_num(iou_matrix(cues, boxes))
             iou = np.maximum(iou, cue_iou if compat is None else cue_iou * compat)
-        # stage 1: every track against the confident detections
+        # stage 1: every track against the confident detections; with confirmed_first the
+        # confirmed tracks choose first, the tentative ones among the detections left
         hi = np.flatnonzero(high)
         if len(hi):
-            r, c = assign(iou[:, hi], cfg.iou_threshold)
-            det_of[r] = hi[c]
-            taken[hi[c]] = True
+            if cfg.confirmed_first and confirmed.any() and not confirmed.all():
+                groups = [np.flatnonzero(confirmed), np.flatnonzero(~confirmed)]
+            else:
+                groups = [np.arange(k)]
+            for g in groups:
+                d = hi[~taken[hi]]
+                if len(d):
+                    r, c = assign(iou[np.ix_(g, d)], cfg.iou_threshold)
+                    det_of[g[r]] = d[c]
+                    taken[d[c]] = True
             # the camera moved: shift the predictions of the tracks left by the median residual
             # of the matches, before they meet the detections left
+            m = np.flatnonzero(det_of >= 0)
             free = np.flatnonzero(det_of < 0)
-            if cfg.camera_shift and len(r) >= 2 and len(free) and not taken.all():
-                residual = np.sort(boxes[hi[c]] - pred[r], axis=0)  # (M, 4)
-                moved = iou_matrix(pred_m[free] + residual[len(r) // 2], det_m)  # upper median
+            if cfg.camera_shift and len(m) >= 2 and len(free) and not taken.all():
+                residual = np.sort(boxes[det_of[m]] - pred[m], axis=0)  # (M, 4)
+                moved = iou_matrix(pred_m[free] + residual[len(m) // 2], det_m)  # upper median
                 iou[free] = moved if compat is None else moved * compat[free]
         # stage 2: confirmed tracks left against the low-score detections
         lo = np.flatnonzero(~high)

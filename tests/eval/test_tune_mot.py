@@ -1,0 +1,49 @@
+"""tools/tune_mot.py's criteria: which trial setting replaces the incumbent."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+TOOL = Path(__file__).resolve().parents[2] / "tools" / "tune_mot.py"
+
+
+@pytest.fixture(scope="module")
+def tune_mot():
+    spec = importlib.util.spec_from_file_location("tune_mot", TOOL)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def score(tune_mot, pooled, *per_sequence):
+    return tune_mot.Score(pooled, {f"{i:04d}": v for i, v in enumerate(per_sequence)}, {})
+
+
+def test_pooled_takes_any_rise(tune_mot):
+    best = score(tune_mot, 0.500, 0.5, 0.5, 0.5)
+    assert tune_mot.prefer(score(tune_mot, 0.501, 0.9, 0.1, 0.1), best, "pooled")
+    assert not tune_mot.prefer(score(tune_mot, 0.500, 0.9, 0.9, 0.9), best, "pooled")
+
+
+def test_stable_needs_the_margin_and_a_majority_of_sequences(tune_mot):
+    best = score(tune_mot, 0.500, 0.5, 0.5, 0.5)
+    # one sequence up, two down: a pooled rise carried by one sequence is not enough
+    assert not tune_mot.prefer(score(tune_mot, 0.520, 0.8, 0.45, 0.45), best, "stable", 0.005)
+    # two up, one down, but below the margin
+    assert not tune_mot.prefer(score(tune_mot, 0.504, 0.52, 0.52, 0.45), best, "stable", 0.005)
+    # two up, one down, above the margin
+    assert tune_mot.prefer(score(tune_mot, 0.510, 0.52, 0.52, 0.45), best, "stable", 0.005)
+    # one up and the others unchanged: unchanged sequences do not vote
+    assert tune_mot.prefer(score(tune_mot, 0.510, 0.6, 0.5, 0.5), best, "stable", 0.005)
+    # nothing changes anywhere: the incumbent stays
+    assert not tune_mot.prefer(best, best, "stable", 0.0)
+    with pytest.raises(ValueError, match="criterion"):
+        tune_mot.prefer(best, best, "mean")
+
+
+def test_only_known_knobs_can_be_tuned(tune_mot):
+    with pytest.raises(ValueError, match="no knob"):
+        tune_mot.tune("ratrack", {}, {}, "Pedestrian", {}, knobs=["min_score", "speed"])

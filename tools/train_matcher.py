@@ -3,8 +3,9 @@
     python tools/train_matcher.py --data ../shared/data --out runs/matcher
 
 Starts from the shipped ``natural.pt`` (or ``--weights``): its conv net, RNN and heads stay as
-they are; a :class:`ratrack.model.convnet.MatchNet` (``--features`` channels, its first conv
-copied from the conv net that glimpse-misalignment pretraining trained) learns to match
+they are (any match net it holds is dropped); a :class:`ratrack.model.convnet.MatchNet`
+(``--features`` channels, its first conv copied from the conv net that glimpse-misalignment
+pretraining trained, the rest drawn with seed 0) learns to match
 templates on template/search pairs of real frames (:mod:`ratrack.data.match_pairs`: MOT17-mini
 pedestrian tracks, and self-supervised pairs of KITTI, MOT17 and KITTI raw stills with
 footage-like perturbations). No frame of the natural tracker's validation or tuning sequences
@@ -85,7 +86,10 @@ def main() -> None:
     )
     torch.manual_seed(0)  # the match net's initial weights
     model = RecurrentTracker(config=config)
-    model.load_state_dict(base.state_dict(), strict=False)  # all but the new match net
+    # everything but a match net: the shipped natural.pt may hold one already, which a
+    # reproduction must not start from
+    weights = {k: v for k, v in base.state_dict().items() if not k.startswith("match_net.")}
+    model.load_state_dict(weights, strict=False)
     model.match_net.start_from(model.conv)
     model.eval()
     before = accuracies(model, held, args.blend)

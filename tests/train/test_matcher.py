@@ -32,7 +32,8 @@ def test_pairs_are_real_canvases_with_the_object_in_both(pairs):
 def _model(features: int = 4) -> RecurrentTracker:
     base = Tracker.from_pretrained("natural").model
     model = RecurrentTracker(config=dataclasses.replace(base.config, match_features=features))
-    model.load_state_dict(base.state_dict(), strict=False)
+    weights = {k: v for k, v in base.state_dict().items() if not k.startswith("match_net.")}
+    model.load_state_dict(weights, strict=False)
     model.match_net.start_from(model.conv)
     return model.eval()
 
@@ -56,4 +57,6 @@ def test_training_moves_the_match_net_only(pairs):
 
 def test_training_needs_a_match_net(pairs):
     with pytest.raises(ValueError, match="match net"):
-        train_matcher(Tracker.from_pretrained("natural").model, pairs)
+        base = Tracker.from_pretrained("natural").model
+        plain = RecurrentTracker(config=dataclasses.replace(base.config, match_features=0))
+        train_matcher(plain, pairs)

@@ -1,6 +1,6 @@
 """Issue #13's targets for the natural-video tracker, printed from one run.
 
-    python tools/eval_natural.py --data ../shared/data [--split val|tune] [--json out.json]
+    python tools/eval_natural.py --data ../shared/data [--split val|tune] [--ablation] [--json F]
 
 1. Accuracy: ``ratrack eval sot`` over the split's sequences (whole sequences from the first
    ground-truth box, the shipped defaults) with CSRT, KCF, MOSSE and MedianFlow in the same pass:
@@ -11,6 +11,9 @@
    the share flagged lost (recall, target >= 0.80). Frames without ground truth are left out.
 3. Speed: single-object ``ratrack track`` end to end (decode, track, write) against CSRT fed the
    same decoded frames (decode counted), on ``otb/BlurCar2`` and ``otb/Crossing``.
+4. With ``--ablation``: the split's mean IoU of pixel NCC alone and of learned matching alone
+   (each with the shipped search and template memory, keeping the matched box: the RNN and
+   heads add nothing) beside the full model; the learned parts' gain is full minus pixel alone.
 
 Split (fixed, issue #13): validation = otb/BlurCar2, otb/Crossing, uav123_10fps_half/person12,
 uav123_10fps_half/group2, uavdt_half/S1001 (never used to choose anything); tuning = otb/Car1,

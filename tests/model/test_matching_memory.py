@@ -111,18 +111,3 @@ def test_config_rejects_bad_memory_and_blend():
         TrackerConfig(template_anchor=-0.1)
     with pytest.raises(ValueError, match="match_blend"):
         TrackerConfig(match_features=8, match_blend=2.0)
-
-
-def test_relative_score_is_one_at_the_start_and_follows_the_raw_ratio(car1):
-    raw, _ = _car1_tracker(car1)
-    rel, _ = _car1_tracker(car1, score_reference=3)
-    raws, rels = [], []
-    for t in range(1, 8):
-        raw.update(car1.frame(t))
-        rel.update(car1.frame(t))
-        raws.append(float(raw.scores[0]))
-        rels.append(float(rel.scores[0]))
-    means = [np.mean(raws[: i + 1]) for i in range(3)] + [np.mean(raws[:3])] * 4
-    expected = np.minimum(np.array(raws) / np.array(means), 1)
-    np.testing.assert_allclose(rels, expected, atol=1e-5)
-    assert rels[0] == pytest.approx(1.0)

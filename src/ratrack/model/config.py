@@ -91,11 +91,6 @@ class TrackerConfig:
     # True: the score is the chosen placement's match with the first frame's template (how
     # much the box still looks like the object as given), not with the template matched.
     score_first: bool = False
-    # > 0: the score (confidence) is relative: the match score divided by the mean of the
-    # object's first score_reference match scores (capped at 1), so 1 means "as well as it
-    # matched at its start", whatever the object's texture; lost_score, hold_score and
-    # update_score then apply to it. 0: the raw match score.
-    score_reference: int = 0
     # > 0: learned matching beside the pixel NCC: a small conv net (MatchNet) maps every match
     # glimpse to this many feature channels at the same resolution, the template is matched in
     # them by the same masked NCC, and placements are ranked by
@@ -156,8 +151,6 @@ class TrackerConfig:
                 f"match_features must be >= 0 and match_blend in [0, 1], got "
                 f"{self.match_features}, {self.match_blend}"
             )
-        if self.score_reference < 0:
-            raise ValueError(f"score_reference must be >= 0, got {self.score_reference}")
         if not 0 <= self.template_anchor <= 1:
             raise ValueError(f"template_anchor must be in [0, 1], got {self.template_anchor}")
         if not 0 <= self.template_rate <= 1:

@@ -103,8 +103,6 @@ class TrackerState(NamedTuple):
     # then learned part) at the FFT size of the normal (not wide) search, computed whenever the
     # templates change (RecurrentTracker.match_spectra); (B, 0) when matching is off
     spectra: Tensor
-    # (B, 2): the sum of the object's first score_reference raw match scores, and their count
-    reference: Tensor
 
 
 class StepOutput(NamedTuple):
@@ -552,10 +550,8 @@ class RecurrentTracker(nn.Module):
         hidden = torch.tanh(self.init_rnn(torch.cat((template, rel), 1)))  # (B, D)
         cell_size = self.config.hidden_size if self.config.rnn_type == "lstm" else 0
         cell = hidden.new_zeros(B, cell_size)
-        score, reference = hidden.new_ones(B), hidden.new_zeros(B, 2)
-        return TrackerState(
-            hidden, cell, windows, boxes, template, kernel, match, score, spectra, reference
-        )
+        score = hidden.new_ones(B)
+        return TrackerState(hidden, cell, windows, boxes, template, kernel, match, score, spectra)
 
     def step(
         self,
@@ -582,14 +578,13 @@ class RecurrentTracker(nn.Module):
         sample_at = window if grid_window is None else grid_window
         features, maps = self._look(frame, sample_at)  # (B, F), (B, c, h, w) or None
         compared = features.new_zeros(B, 0)  # (B, correlation_size)
-        score, reference = features.new_ones(B), state.reference
+        score = features.new_ones(B)
         if maps is not None:
             kernels = state.kernel.view(B, maps.shape[1], *c.correlation_kernel)
             compared = response_features(correlation_response(maps, kernels))
             score = compared[:, -1].detach()  # the response's peak
         if c.match_size:
             matched, match_features, score, patches = self._match(frame, state, reads)
-            score, reference = self._relative(score, state.reference)
             compared = torch.cat((compared, match_features), 1)
         prev = boxes_in_windows(state.box, window).clamp(-3, 3)  # (B, 4)
         x = torch.cat((features, state.template, prev, compared), 1)  # (B, 2F + 4 + corr)
@@ -638,23 +633,7 @@ class RecurrentTracker(nn.Module):
             score=score,
             match=match,
             spectra=spectra,
-            reference=reference,
         )
-
-    def _relative(self, raw: Tensor, reference: Tensor) -> tuple[Tensor, Tensor]:
-        """With ``score_reference = N > 0``: each object's score relative to how well it
-        matched at its start, ``raw / mean(its first N raw scores)`` in [-1, 1] (the mean
-        includes the current frame while it is among the first N), and the updated
-        ``reference``; with ``N = 0`` the raw scores."""
-        n = self.config.score_reference
-        if not n:
-            return raw, reference
-        total, count = reference.unbind(1)
-        young = count < n
-        total = total + torch.where(young, raw, 0.0)
-        count = count + young.to(count.dtype)
-        mean = (total / count.clamp(min=1)).clamp(min=0.05)
-        return (raw / mean).clamp(-1, 1), torch.stack((total, count), 1)
 
     def forward(
         self, frames: Tensor, first_boxes: Tensor, *, probe_grid: bool = False

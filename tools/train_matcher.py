@@ -78,10 +78,11 @@ def main() -> None:
         template_rate=args.template_rate,
         template_anchor=args.template_anchor,
         # confidence: the match with the first frame's template, lost below lost_score; the box
-        # always follows the best match and the memory always updates (see the model card)
+        # follows the best match unless it has no likeness at all (score <= 0: it stays) and
+        # the memory always updates (see the model card)
         score_first=True,
         lost_score=args.lost_score,
-        hold_score=-1.0,
+        hold_score=0.0,
         update_score=-1.0,
     )
     torch.manual_seed(0)  # the match net's initial weights

@@ -33,8 +33,14 @@ the last box's long side times each of ``match_scales``, are searched for the fi
 template (its glimpse's central patch, masked to the box's shape) by normalized
 cross-correlation. The best peak gives a matched box ``m_t`` (the last box's size times the
 peak's scale), ``c_t`` gains the match's displacement, peak and log scale, and the tracking head
-outputs deltas from ``m_t`` (starting at zero) instead of a box in the window. Matching has no
-parameters, so it holds for any appearance; the learned parts refine its box.
+outputs deltas from ``m_t`` (starting at zero) instead of a box in the window. Pixel matching
+has no parameters, so it holds for any appearance; the learned parts refine its box. With
+``match_features > 0`` a small match net (:class:`~ratrack.model.convnet.MatchNet`) adds a
+learned half: the template is also matched in its feature maps and the two NCCs are blended
+(``match_blend``). With ``template_rate > 0`` the template is a memory that follows the
+target's look (anchored to the first frame's by ``template_anchor``); with ``score_first`` the
+confidence is the match with the first frame's template (how much the box still looks like
+the object as given).
 
 The localization head predicts its deltas relative to the window re-centred on its own box
 estimate ``w(b_t)``, not to ``a_t`` itself: the head then

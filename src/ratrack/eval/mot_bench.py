@@ -30,6 +30,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from ratrack.errors import DataError, RatrackError
+from ratrack.eval.peers import parse_names
 
 log = logging.getLogger(__name__)
 
@@ -381,15 +382,7 @@ TABLE_COLUMNS = ("HOTA", "DetA", "AssA", "MOTA", "IDF1", "IDSW")
 
 def parse_peers(spec: str) -> list[str]:
     """Peer names from ``"sort,bytetrack"``; ``"all"``: every one of :data:`PEERS`."""
-    if spec.strip() == "all":
-        return list(PEERS)
-    names = [n.strip().lower() for n in spec.split(",") if n.strip()]
-    for n in names:
-        if n not in PEERS:
-            raise ValueError(f"unknown peer {n!r}; expected some of {', '.join(PEERS)} or all")
-    if len(set(names)) != len(names):
-        raise ValueError(f"peer listed twice in {spec!r}")
-    return names
+    return parse_names(spec, PEERS, every=True)
 
 
 def format_bench_table(rows: Sequence[BenchRow]) -> str:

@@ -14,11 +14,13 @@ metrics count it as IoU 0. Lost trackers keep receiving frames (OpenCV's may rec
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
+
+from ratrack.errors import ConfigError
 
 PEERS = ("csrt", "kcf", "mosse", "medianflow", "mil")
 """OpenCV trackers available as peers, by the names the CLI accepts."""
@@ -58,21 +60,41 @@ def _opencv_factory(name: str) -> Callable[[], object]:
     return factories[name]
 
 
-def parse_peers(spec: str | Iterable[str] | None) -> list[str]:
-    """Peer names from ``"csrt,kcf"`` (or a list); empty input gives ``[]``.
+def parse_names(
+    spec: str | Iterable[str] | None, known: Sequence[str], *, every: bool = False
+) -> list[str]:
+    """Names from ``"a,b"`` (or a list), each one of ``known``; empty input gives ``[]``; with
+    ``every``, ``"all"`` gives all of ``known``.
 
     Raises ``ValueError`` naming an unknown peer or a repeated one.
     """
     if spec is None:
         return []
+    if every and isinstance(spec, str) and spec.strip() == "all":
+        return list(known)
     names = spec.split(",") if isinstance(spec, str) else list(spec)
     names = [n.strip().lower() for n in names if n.strip()]
     for n in names:
-        if n not in PEERS:
-            raise ValueError(f"unknown peer {n!r}; expected some of {', '.join(PEERS)}")
+        if n not in known:
+            choices = ", ".join(known) + (" or all" if every else "")
+            raise ValueError(f"unknown peer {n!r}; expected some of {choices}")
     if len(set(names)) != len(names):
         raise ValueError(f"peer listed twice in {spec!r}")
     return names
+
+
+def parse_peers(spec: str | Iterable[str] | None) -> list[str]:
+    """OpenCV peer names (:data:`PEERS`) from ``"csrt,kcf"`` (or a list); see
+    :func:`parse_names`."""
+    return parse_names(spec, PEERS)
+
+
+def peer_option(spec: str | Iterable[str] | None) -> list[str]:
+    """:func:`parse_peers` for a user's ``--peers``: a bad name is a ``ConfigError``."""
+    try:
+        return parse_peers(spec)
+    except ValueError as exc:
+        raise ConfigError("peers", f": {exc}") from None
 
 
 class OpenCVTracker:

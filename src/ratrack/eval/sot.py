@@ -35,7 +35,7 @@ from ratrack.eval.metrics import (
 from ratrack.eval.peers import (
     OpenCVTracker,
     SotTracker,
-    parse_peers,
+    peer_option,
     run_trackers,
 )
 from ratrack.eval.plots import plot_iou_over_time, plot_precision, plot_success
@@ -274,10 +274,7 @@ def evaluate_sot_files(
     per frame the peers track."""
     if pred_format not in PRED_FORMATS:
         raise ConfigError("pred_format", f"must be one of {', '.join(PRED_FORMATS)}")
-    try:
-        names = parse_peers(peers)
-    except ValueError as exc:
-        raise ConfigError("peers", f": {exc}") from None
+    names = peer_option(peers)
     if pred is None and not names:
         raise RatrackError("nothing to evaluate: give a prediction file and/or peers")
     fmt = detect_format(sequence_dir)

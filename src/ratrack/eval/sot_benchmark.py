@@ -13,8 +13,8 @@ import numpy as np
 
 from ratrack.data.formats import detect_format, open_sequence
 from ratrack.data.images import natural_key
-from ratrack.errors import ConfigError, DataError, RatrackError
-from ratrack.eval.peers import PEER_LABELS, OpenCVTracker, SotTracker, parse_peers
+from ratrack.errors import DataError, RatrackError
+from ratrack.eval.peers import PEER_LABELS, OpenCVTracker, SotTracker, peer_option
 from ratrack.eval.plots import plot_precision, plot_success
 from ratrack.eval.sot import SotReport, evaluate_sot
 
@@ -171,10 +171,7 @@ def evaluate_sot_benchmark(
     out of the scores."""
     from ratrack.track.sot import SingleObjectTracker
 
-    try:
-        names = parse_peers(peers)
-    except ValueError as exc:
-        raise ConfigError("peers", f": {exc}") from None
+    names = peer_option(peers)
     if weights is None and not names:
         raise RatrackError("nothing to evaluate: give weights and/or peers")
     entries = find_sequences(paths)

@@ -355,12 +355,13 @@ class RecurrentTracker(nn.Module):
     @torch.no_grad()
     def _match(
         self, frame: Frame, state: TrackerState, reads: ReadWindows
-    ) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    ) -> tuple[Tensor, Tensor, Tensor, Tensor | None]:
         """Template matching: the matched boxes ``(B, 4)``, the match features ``(B, 4)``
         (displacement from the window's centre in search-window sides of ``match_size`` cells,
         peak, log scale), the scores ``(B,)`` and the matched patches ``(B, C' + 1, k, k)``:
         :meth:`match_maps` under the chosen placement at the template's resolution, and as the
-        last channel which of them lie inside the frame (all zeros where nothing matched).
+        last channel which of them lie inside the frame (all zeros where nothing matched; None
+        without a template memory).
 
         Each match glimpse is scored by :meth:`match_response` at every placement of the
         template wholly inside it. The best peak over the scales (those other than 1 discounted
@@ -390,7 +391,7 @@ class RecurrentTracker(nn.Module):
         else:
             matched, features = state.box.clone(), state.box.new_zeros(B, 4)
             score = state.score.clone()
-            patches = mask.new_zeros(B, memory.shape[1] + 1, k, k)
+            patches = mask.new_zeros(B, memory.shape[1] + 1, k, k) if c.template_rate > 0 else None
         padded = c.match_padding == "zeros"
         for wide, rows in groups:
             pick_rows = slice(None) if rows is None else rows  # (b,) rows of this group
@@ -441,12 +442,14 @@ class RecurrentTracker(nn.Module):
             shift = torch.where(none[:, None], 0.0, shift)
             found = torch.cat((shift / S, peak, scale.log()[:, None]), 1)
             pick = best + rows_b * n  # (b,) the chosen scale's glimpse of each object
-            offsets = torch.arange(k, device=where.device)
-            ys = (at[:, 0:1] + offsets)[:, :, None]  # (b, k, 1)
-            xs = (at[:, 1:2] + offsets)[:, None, :]  # (b, 1, k)
-            chosen = torch.cat((maps[pick], valid[pick]), 1)  # (b, C' + 1, G, G)
-            patch = chosen[rows_b[:, None, None], :, ys, xs].permute(0, 3, 1, 2)  # (b, C'+1, k, k)
-            patch = torch.where(none[:, None, None, None], 0.0, patch)
+            patch = None  # what the template memory moves to; cut only when there is one
+            if c.template_rate > 0:
+                offsets = torch.arange(k, device=where.device)
+                ys = (at[:, 0:1] + offsets)[:, :, None]  # (b, k, 1)
+                xs = (at[:, 1:2] + offsets)[:, None, :]  # (b, 1, k)
+                chosen = torch.cat((maps[pick], valid[pick]), 1)  # (b, C' + 1, G, G)
+                patch = chosen[rows_b[:, None, None], :, ys, xs].permute(0, 3, 1, 2)
+                patch = torch.where(none[:, None, None, None], 0.0, patch)  # (b, C'+1, k, k)
             if padded or c.score_first:
                 # The padding is a motion prior, not evidence: the score is the match at the
                 # chosen placement against the frame's own pixels (a blank frame scores low),
@@ -459,7 +462,8 @@ class RecurrentTracker(nn.Module):
                 matched, features, score, patches = box, found, peak[:, 0], patch
             else:
                 matched[rows], features[rows], score[rows] = box, found, peak[:, 0]
-                patches[rows] = patch
+                if patch is not None:
+                    patches[rows] = patch
         return matched, features, score, patches
 
     def _matched_templates(self, memory: Tensor, first: Tensor) -> Tensor:

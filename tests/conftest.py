@@ -24,3 +24,13 @@ def data_dir() -> Path:
             pytest.fail(message)
         pytest.skip(message)
     return root
+
+
+@pytest.fixture
+def one_thread():
+    """One torch (and OpenCV) CPU thread for the test: the reference boxes were recorded so, and
+    two threads on a shared two-core machine can be 20x slower than one."""
+    from ratrack.devices import cpu_threads
+
+    with cpu_threads(1):
+        yield

@@ -16,8 +16,6 @@ import dataclasses
 from pathlib import Path
 
 import numpy as np
-import pytest
-import torch
 
 from ratrack import Tracker
 from ratrack.data.formats import open_sequence
@@ -27,14 +25,6 @@ ORIGINAL = {"match_search": 1.0, "match_padding": "zeros", "match_window": 0.0,
             "lost_score": -1.0, "hold_score": -1.0, "match_blend": 0.0,
             "template_rate": 0.0}  # fmt: skip
 ATOL = 1e-3  # pixels
-
-
-@pytest.fixture
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def _boxes(folder: Path, **overrides) -> np.ndarray:

@@ -56,14 +56,6 @@ def natural_boxes(folder: Path) -> np.ndarray:
     return np.asarray([tracker.update(frame)[0] for frame in frames], dtype=np.float32)
 
 
-@pytest.fixture
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def test_bmnist_boxes_are_unchanged(one_thread):
     reference = np.load(REFERENCE)["bmnist"]
     np.testing.assert_allclose(bmnist_boxes(), reference, rtol=0, atol=ATOL)

@@ -17,13 +17,6 @@ def train_digits():
     return load_split("train")
 
 
-@pytest.fixture
-def one_thread():
-    # Two threads on a shared two-core machine can be 20x slower than one (oversubscription).
-    with draw_task.torch_threads(1):
-        yield
-
-
 def falls(losses, margin, k=10):
     """Mean of the last k losses below margin x the mean of the first k."""
     return np.mean(losses[-k:]) < margin * np.mean(losses[:k])

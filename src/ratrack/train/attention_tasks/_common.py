@@ -6,9 +6,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import numpy as np
 import torch
 from torch import Tensor, nn
 
+from ratrack.data.mnist import load_split
 from ratrack.outputs import Output
 
 
@@ -52,3 +54,14 @@ def write_png(fig, path: Path) -> Path:
         fig.savefig(out.write_path, dpi=100, format="png")
     plt.close(fig)
     return path
+
+
+def to_tensor(images: np.ndarray, device: torch.device) -> Tensor:
+    """uint8 digits ``(N, 28, 28)`` -> float ``(N, 28, 28)`` in ``[0, 1]``."""
+    return torch.from_numpy(images).to(device=device, dtype=torch.float32) / 255
+
+
+def train_digits(mnist: Path | None, device: torch.device) -> tuple[Tensor, Tensor]:
+    """The MNIST training digits as :func:`to_tensor` images and int64 labels on ``device``."""
+    split = load_split("train", mnist)
+    return to_tensor(split.images, device), torch.from_numpy(split.labels).to(device)

@@ -26,7 +26,13 @@ from torch import Tensor
 from ratrack.attention.ram import RAM, RAMConfig, locations_to_pixels, ram_loss
 from ratrack.data.mnist import load_split
 from ratrack.train.attention_tasks import Progress, TaskResult
-from ratrack.train.attention_tasks._common import guarded_step, torch_threads, write_png
+from ratrack.train.attention_tasks._common import (
+    guarded_step,
+    to_tensor,
+    torch_threads,
+    train_digits,
+    write_png,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -101,11 +107,6 @@ def place_digits(digits: Tensor, canvas: int, *, generator: torch.Generator) -> 
     images = digits.new_zeros(N, canvas * canvas)
     images.scatter_(1, index.view(N, DIGIT * DIGIT), digits.reshape(N, DIGIT * DIGIT))
     return images.view(N, 1, canvas, canvas)  # (N, 1, S, S)
-
-
-def to_tensor(images: np.ndarray, device: torch.device) -> Tensor:
-    """uint8 digits ``(N, 28, 28)`` -> float ``(N, 28, 28)`` in ``[0, 1]``."""
-    return torch.from_numpy(images).to(device=device, dtype=torch.float32) / 255
 
 
 def train(
@@ -237,9 +238,7 @@ def run(config: Config, progress: Progress | None = None) -> TaskResult:
     """Train RAM on translated digits; score the error on the fixed test canvases."""
     start = time.perf_counter()
     device = torch.device(config.device)
-    train_digits = load_split("train", config.mnist)
-    digits = to_tensor(train_digits.images, device)
-    labels = torch.from_numpy(train_digits.labels).to(device)
+    digits, labels = train_digits(config.mnist, device)
     with torch_threads(config.threads), torch.random.fork_rng(devices=[]):
         test_images, test_labels = make_test_set(config, device)
         logger.info("RAM task: %d train digits, %d test digits", len(digits), len(test_images))

@@ -26,7 +26,13 @@ from torch import Tensor, nn
 from ratrack.attention.stn import DigitClassifier, STNClassifier, affine_grid, bilinear_sample
 from ratrack.data.mnist import load_split
 from ratrack.train.attention_tasks import Progress, TaskResult
-from ratrack.train.attention_tasks._common import guarded_step, torch_threads, write_png
+from ratrack.train.attention_tasks._common import (
+    guarded_step,
+    torch_threads,
+    train_digits,
+    write_png,
+)
+from ratrack.train.attention_tasks._common import to_tensor as digit_tensor
 
 logger = logging.getLogger(__name__)
 
@@ -111,7 +117,7 @@ def distort(digits: Tensor, theta: Tensor, canvas: int) -> Tensor:
 
 def to_tensor(images: np.ndarray, device: torch.device) -> Tensor:
     """uint8 digits ``(N, 28, 28)`` -> float ``(N, 1, 28, 28)`` in ``[0, 1]``."""
-    return torch.from_numpy(images).to(device=device, dtype=torch.float32)[:, None] / 255
+    return digit_tensor(images, device)[:, None]
 
 
 def _logits(model: nn.Module, images: Tensor) -> Tensor:
@@ -219,9 +225,8 @@ def run(config: Config, progress: Progress | None = None) -> TaskResult:
     """Train the classifier with and without an STN on distorted digits; score both on test."""
     start = time.perf_counter()
     device = torch.device(config.device)
-    train_digits = load_split("train", config.mnist)
-    digits = to_tensor(train_digits.images, device)
-    labels = torch.from_numpy(train_digits.labels).to(device)
+    digits, labels = train_digits(config.mnist, device)
+    digits = digits[:, None]  # (N, 1, 28, 28)
     size = (config.canvas, config.canvas)
     scores: dict[str, float] = {}
     with torch_threads(config.threads), torch.random.fork_rng(devices=[]):

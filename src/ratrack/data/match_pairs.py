@@ -28,10 +28,8 @@ import cv2
 import numpy as np
 
 from ratrack.data.formats import open_sequence
-from ratrack.data.images import list_images, read_image
-from ratrack.data.kitti import KittiTracking
-from ratrack.data.motion import Still, stills_from_kitti, stills_from_mot
-from ratrack.data.natural_pool import mot_tracks
+from ratrack.data.images import read_image
+from ratrack.data.natural_pool import NaturalPoolConfig, mot_tracks, natural_stills
 
 
 @dataclass(frozen=True)
@@ -144,29 +142,14 @@ def real_pair(image_a, box_a, image_b, box_b, config: PairConfig, rng):
     return template, search, first, target
 
 
-def match_stills(
-    root: Path, kitti_sequences=("0001", "0016"), min_side: float = 8.0
-) -> list[Still]:
-    """Stills for still pairs: labelled KITTI objects, MOT17 pedestrians, unlabelled KITTI raw
-    frames (a random box each, drawn per pair)."""
-    stills = stills_from_kitti(
-        KittiTracking(root / "kitti_tracking", missing_images="drop"),
-        sequences=kitti_sequences,
-        min_box_size=min_side,
-    )
-    for folder in sorted((root / "mot17_mini" / "train").glob("MOT17-*")):
-        stills += stills_from_mot(open_sequence(folder, "mot"), min_box_size=min_side)
-    raw = root / "kitti_raw_frames" / "2011_09_26" / "image_02" / "data"
-    if raw.is_dir():
-        stills += [Still(p, None) for p in list_images(raw)]
-    return stills
-
-
 def make_pairs(root: str | Path, count: int, config: PairConfig = PairConfig()) -> Pairs:
     """``count`` pairs from the real data folder ``root``, a pure function of ``config.seed``."""
     root = Path(root)
     rng = np.random.default_rng(config.seed)
-    stills = match_stills(root, min_side=config.min_side)
+    stills = natural_stills(
+        root,
+        NaturalPoolConfig(otb=(), kitti_sequences=("0001", "0016"), mot_min_side=config.min_side),
+    )
     tracks = []
     for folder in sorted((root / "mot17_mini" / "train").glob("MOT17-*")):
         seq = open_sequence(folder, "mot")

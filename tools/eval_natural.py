@@ -34,12 +34,12 @@ import cv2
 import numpy as np
 import torch
 
-from ratrack.checkpoints import load_tracker, save_tracker
+from ratrack.checkpoints import save_tracker
 from ratrack.data.formats import open_sequence
 from ratrack.eval.peers import OpenCVTracker
 from ratrack.eval.sot_benchmark import evaluate_sot_benchmark
 from ratrack.model.tracker import RecurrentTracker
-from ratrack.track.online import Tracker, pretrained_path
+from ratrack.track.online import Tracker
 from ratrack.track.run import run_track
 
 VALIDATION = (
@@ -108,11 +108,10 @@ def ablation_models(weights: str) -> dict[str, RecurrentTracker]:
     """The shipped model and its ablations (issue #13), same search and template memory: pixel
     NCC alone (``match_blend`` 0) and learned matching alone (``match_blend`` 1), both keeping
     the matched box (the tracking head's last layer zeroed: the RNN and heads add nothing)."""
-    path = Path(weights)
-    full, _ = load_tracker(path if path.exists() else pretrained_path(weights))
+    full = Tracker.from_pretrained(weights).model
     models = {"full model": full}
     for name, blend in (("pixel NCC alone", 0.0), ("learned matching alone", 1.0)):
-        model, _ = load_tracker(path if path.exists() else pretrained_path(weights))
+        model = Tracker.from_pretrained(weights).model
         model.config = dataclasses.replace(model.config, match_blend=blend)
         with torch.no_grad():
             model.track_head[-1].weight.zero_()

@@ -27,10 +27,10 @@ from pathlib import Path
 
 import torch
 
-from ratrack.checkpoints import load_tracker, save_tracker
+from ratrack.checkpoints import save_tracker
 from ratrack.data.match_pairs import PairConfig, make_pairs
 from ratrack.model.tracker import RecurrentTracker
-from ratrack.track.online import pretrained_path
+from ratrack.track.online import Tracker
 from ratrack.train.matcher import MatcherTrainConfig, blended, pair_accuracy, train_matcher
 
 log = logging.getLogger("train_matcher")
@@ -69,8 +69,7 @@ def main() -> None:
     pairs = make_pairs(args.data, args.pairs, PairConfig(seed=0))
     held = make_pairs(args.data, args.held_out, PairConfig(seed=1))
     log.info("pairs made in %.0f s", time.perf_counter() - start)
-    path = Path(args.weights)
-    base, _ = load_tracker(path if path.exists() else pretrained_path(args.weights))
+    base = Tracker.from_pretrained(args.weights).model
     config = dataclasses.replace(
         base.config,
         match_features=args.features,

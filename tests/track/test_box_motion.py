@@ -81,3 +81,22 @@ def test_valid_boxes_and_config_checks():
     np.testing.assert_allclose(km.valid_boxes(boxes, 2.0), [[8.5, 10, 10.5, 30], [0, 0, 4, 4]])
     with pytest.raises(ValueError, match="std_velocity"):
         MotionConfig(std_velocity=0)
+
+
+def test_score_noise_scales_the_measurement_noise_by_one_minus_the_score():
+    """NSA: a detection of score c is measured with (1 - c) R, i.e. the plain filter with
+    std_measurement * sqrt(1 - c); a score of 1 is floored, not exact."""
+    boxes = np.array([[0.0, 0, 10, 30], [5, 5, 25, 45]])
+    z = np.array([[1.0, 2, 12, 31], [6, 4, 27, 47]])
+    nsa = MotionConfig(score_noise=True)
+    kf = km.predict(km.init_motion(boxes, nsa), nsa)
+    out = km.update(kf, np.array([True, True]), z, nsa, np.array([0.75, 0.0]))
+    for row, std in ((0, nsa.std_measurement / 2), (1, nsa.std_measurement)):
+        plain = MotionConfig(std_measurement=std)
+        ref = km.update(kf[row : row + 1], np.array([True]), z[row : row + 1], plain)
+        np.testing.assert_allclose(out[row], ref[0], rtol=1e-12)
+    sure = km.update(kf, np.array([True, True]), z, nsa, np.ones(2))
+    np.testing.assert_allclose(sure[:, POS], z, atol=0.01)
+    assert not np.array_equal(sure[:, POS], z)
+    with pytest.raises(ValueError, match="scores"):
+        km.update(kf, np.array([True, True]), z, nsa)

@@ -5,7 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ratrack.track.lifecycle import MultiTrackConfig, init_tracks, iou_matrix, step_tracks
+from ratrack.track.lifecycle import (
+    MultiTrackConfig,
+    height_iou_matrix,
+    init_tracks,
+    iou_matrix,
+    match_iou,
+    step_tracks,
+)
 
 BOX = np.array([100.0, 100, 140, 180])  # 40 x 80
 
@@ -130,3 +137,47 @@ def test_confirmed_tracks_choose_first_with_confirmed_first():
     assert list(first[2]) == [1]
     np.testing.assert_allclose(first[2][1], near)
     assert list(state.ids) == [1]  # the tentative track missed and ended
+
+
+def test_height_iou_known_answers_and_slow_reference():
+    a = np.array([[0.0, 100, 10, 150], [5, 0, 6, 10]])
+    b = np.array([[5.0, 90, 15, 160], [0, 200, 10, 210], [0, 5, 1, 10]])
+    # [100, 150] in [90, 160]: 50 / 70; disjoint: 0; [0, 10] and [5, 10]: 5 / 10
+    np.testing.assert_allclose(height_iou_matrix(a, b)[0], [50 / 70, 0, 0])
+    np.testing.assert_allclose(height_iou_matrix(a, b)[1], [0, 0, 0.5])
+    rng = np.random.default_rng(0)
+    xy = rng.uniform(0, 100, (2, 7, 2))
+    boxes = np.concatenate([xy.min(0), xy.max(0)], 1)  # (7, 4) xyxy
+    ref = np.array(
+        [
+            [
+                max(0.0, min(p[3], q[3]) - max(p[1], q[1])) / (max(p[3], q[3]) - min(p[1], q[1]))
+                for q in boxes[3:]
+            ]
+            for p in boxes[:3]
+        ]
+    )
+    np.testing.assert_allclose(height_iou_matrix(boxes[:3], boxes[3:]), ref, rtol=1e-12)
+    cfg = MultiTrackConfig(height_iou=True, match_expand=0.1)
+    # both boxes grown by a tenth of their size on each side, then both IoUs
+    a_grown, b_grown = np.array([[-1.0, 95, 11, 155]]), np.array([[4.0, 83, 16, 167]])
+    np.testing.assert_allclose(
+        match_iou(a[:1], b[:1], cfg),
+        iou_matrix(a_grown, b_grown) * height_iou_matrix(a_grown, b_grown),
+    )
+    assert match_iou(a[:1], b[:1], cfg)[0, 0] > 0
+
+
+def test_height_modulated_iou_gives_the_detection_to_the_person_of_its_height():
+    # a far person (20 x 50) and a near one (24 x 70) beside it; in frame 1 one detection of
+    # the near person's size, 8 px from its box, covering the far one: plain IoU prefers the far
+    # track (0.595 against 0.5), the vertical extents the near one (0.425 against 0.5)
+    far, near = np.array([102.0, 100, 122, 150]), np.array([92.0, 90, 116, 160])
+    det = near + np.array([8.0, 0, 8, 0])
+    frames = [[(far, 0.9), (near, 0.9)], [(det, 0.9)]]
+    base = MultiTrackConfig(min_hits=1, recover_iou=0.0, fill_gaps=0)
+    plain, _ = run(frames, base)
+    assert list(plain[1]) == [1]
+    modulated, _ = run(frames, MultiTrackConfig(**{**base.__dict__, "height_iou": True}))
+    assert list(modulated[1]) == [2]
+    np.testing.assert_allclose(modulated[1][2], det)

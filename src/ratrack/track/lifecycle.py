@@ -8,7 +8,9 @@ without frames. Per frame:
    below ``min_score`` are dropped;
 2. **stage 1** (ByteTrack): every track against the confident detections (``>= high_score``),
    maximum-total-IoU assignment of pairs with IoU ``>= iou_threshold``; a second prediction of
-   each box (``cues``, the recurrent tracker's) counts too: the larger IoU of the two. With
+   each box (``cues``, the recurrent tracker's) counts too: the larger IoU of the two. The IoU of
+   a prediction (or, in stage 3, a last observation) and a detection is :func:`match_iou`:
+   optionally of grown boxes (``match_expand``) and height-modulated (``height_iou``). With
    ``confirmed_first`` (as ByteTrack orders its stages) the confirmed tracks are assigned first
    and the tentative ones only to the detections left, so a track born from a duplicate or a
    false detection cannot take the detection of an established one;
@@ -18,7 +20,8 @@ without frames. Per frame:
    ``>= low_iou_threshold``);
 5. **stage 3** (OC-SORT's observation-centric recovery): tracks left, by their last observed
    box, against the confident detections left (IoU ``>= recover_iou``);
-6. matched tracks update their filter; one matched after a gap restarts its velocity from the
+6. matched tracks update their filter (with ``motion.score_noise`` a detection's noise shrinks
+   with its score, StrongSORT's NSA); one matched after a gap restarts its velocity from the
    two observations (``observation_restart``, OC-SORT's re-update);
 7. a track is confirmed by its ``min_hits``-th match; a tentative track ends after more than
    ``tentative_misses`` consecutive misses, a confirmed one after more than ``max_misses``;
@@ -63,6 +66,7 @@ class MultiTrackConfig:
     recover_iou: float = 0.3  # min IoU of a lost track's last observed box (third stage; 0: off)
     birth_iou: float = 1.0  # a detection overlapping a live track this much starts nothing
     match_expand: float = 0.0  # boxes grow by this fraction of their size on each side to match
+    height_iou: bool = False  # matching IoU times the IoU of the vertical extents (HMIoU)
     min_hits: int = 3  # matched frames that confirm a track (1: confirmed at birth)
     max_misses: int = 20  # consecutive unmatched frames a confirmed track survives
     tentative_misses: int = 0  # consecutive unmatched frames a tentative track survives
@@ -188,6 +192,31 @@ def _expand(boxes: np.ndarray, fraction: float) -> np.ndarray:
     return np.concatenate([boxes[:, :2] - pad, boxes[:, 2:] + pad], axis=1)
 
 
+def height_iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``(K, N)`` IoU of the vertical extents ``[y1, y2]`` of xyxy boxes ``a`` ``(K, 4)`` and
+    ``b`` ``(N, 4)`` (0 for empty unions)."""
+    top = np.maximum(a[:, None, 1], b[None, :, 1])
+    bottom = np.minimum(a[:, None, 3], b[None, :, 3])
+    span = np.maximum(a[:, None, 3], b[None, :, 3]) - np.minimum(a[:, None, 1], b[None, :, 1])
+    return np.clip(bottom - top, 0.0, None) / np.maximum(span, 1e-12)
+
+
+def match_iou(a: np.ndarray, b: np.ndarray, config: MultiTrackConfig) -> np.ndarray:
+    """``(K, N)`` similarity that the association stages threshold and maximize, of xyxy boxes
+    ``a`` ``(K, 4)`` (tracks) and ``b`` ``(N, 4)`` (detections): the IoU of the boxes grown by
+    ``match_expand`` (buffered IoU, Yang et al., C-BIoU: tolerates the jumps of small,
+    irregularly moving objects), with ``height_iou`` times the IoU of their vertical extents
+    (height-modulated IoU, Hybrid-SORT, Yang et al. 2024, sec. 3.2: of two overlapping people
+    the one nearer the camera reaches lower in the image and is taller, so neighbours at other
+    depths score less)."""
+    if config.match_expand:
+        a, b = _expand(a, config.match_expand), _expand(b, config.match_expand)
+    iou = iou_matrix(a, b)
+    if config.height_iou:
+        iou *= height_iou_matrix(a, b)
+    return iou
+
+
 def assign(iou: np.ndarray, threshold: float) -> tuple[np.ndarray, np.ndarray]:
     """Maximum-total-IoU pairs of ``iou`` ``(K, N)`` with IoU >= ``threshold``: ``(rows, cols)``."""
     score = np.where(iou >= threshold, iou, 0.0)
@@ -238,12 +267,7 @@ def step_tracks(
     high = scores >= cfg.high_score
     confirmed = info[:, HITS] >= cfg.min_hits
     if k and n:
-        # buffered IoU (Yang et al., C-BIoU): matching on grown boxes tolerates the jumps of
-        # small, irregularly moving objects
-        grow = cfg.match_expand
-        det_m = boxes if not grow else _expand(boxes, grow)
-        pred_m = pred if not grow else _expand(pred, grow)
-        iou = iou_matrix(pred_m, det_m)  # (K, N)
+        iou = match_iou(pred, boxes, cfg)  # (K, N)
         compat = None
         if info[:, LABEL].any() and labels.any():  # classes that may match: same, or no class
             a, b = info[:, LABEL, None], labels[None, :]
@@ -272,7 +296,7 @@ def step_tracks(
             free = np.flatnonzero(det_of < 0)
             if cfg.camera_shift and len(m) >= 2 and len(free) and not taken.all():
                 residual = np.sort(boxes[det_of[m]] - pred[m], axis=0)  # (M, 4)
-                moved = iou_matrix(pred_m[free] + residual[len(m) // 2], det_m)  # upper median
+                moved = match_iou(pred[free] + residual[len(m) // 2], boxes, cfg)  # upper median
                 iou[free] = moved if compat is None else moved * compat[free]
         # stage 2: confirmed tracks left against the low-score detections
         lo = np.flatnonzero(~high)
@@ -287,8 +311,7 @@ def step_tracks(
             u = np.flatnonzero(det_of < 0)
             d = np.flatnonzero(high & ~taken)
             if len(u) and len(d):
-                last_m = tracks.last[u, :4] if not grow else _expand(tracks.last[u, :4], grow)
-                last = iou_matrix(last_m, det_m[d])
+                last = match_iou(tracks.last[u, :4], boxes[d], cfg)
                 if compat is not None:
                     last *= compat[np.ix_(u, d)]
                 r, c = assign(last, cfg.recover_iou)
@@ -308,7 +331,11 @@ def step_tracks(
         late = np.zeros(k, bool)
         if cfg.observation_restart:
             late[rows] = t - info[rows, SEEN] > 1
-        kf = km.update(kf, matched & ~late, z_all, cfg.motion)
+        s_all = None
+        if cfg.motion.score_noise:
+            s_all = np.zeros(k)
+            s_all[rows] = scores[cols]
+        kf = km.update(kf, matched & ~late, z_all, cfg.motion, s_all)
         if late.any():
             r = np.flatnonzero(late)
             vel = (z_all[r] - last[r, :4]) / (t - info[r, SEEN])[:, None]

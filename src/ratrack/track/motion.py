@@ -29,6 +29,9 @@ import numpy as np
 POS, VEL, P_PP, P_PV, P_VV = range(5)
 """Rows of the filter state ``kf[:, row]`` (each ``(K, 4)``, one column per coordinate)."""
 
+MIN_NOISE_FRACTION = 1e-3
+"""NSA's ``1 - score`` never goes below this: a detection of score 1 is still not exact."""
+
 
 @dataclass(frozen=True)
 class MotionConfig:
@@ -39,6 +42,9 @@ class MotionConfig:
     std_measurement: float = 0.05  # detector noise of a coordinate (x size)
     init_velocity: float = 0.2  # prior std of a new track's velocity (x size)
     min_size: float = 1.0  # predicted boxes keep at least this width and height (pixels)
+    # NSA (StrongSORT): a detection of score c is measured with noise (1 - c) R, so confident
+    # boxes pull the filter harder than doubtful ones (scores at or above 1 are floored)
+    score_noise: bool = False
 
     def __post_init__(self) -> None:
         for name in ("std_position", "std_velocity", "std_measurement", "init_velocity"):
@@ -99,14 +105,25 @@ def predict(kf: np.ndarray, config: MotionConfig = MotionConfig()) -> np.ndarray
 
 
 def update(
-    kf: np.ndarray, matched: np.ndarray, boxes: np.ndarray, config: MotionConfig = MotionConfig()
+    kf: np.ndarray,
+    matched: np.ndarray,
+    boxes: np.ndarray,
+    config: MotionConfig = MotionConfig(),
+    scores: np.ndarray | None = None,
 ) -> np.ndarray:
     """Correct the filters of ``kf`` ``(K, 5, 4)`` where ``matched`` ``(K,)`` bool with the
     observed ``boxes`` ``(K, 4)`` (rows of unmatched filters are ignored, those filters are
-    returned as they are)."""
+    returned as they are). With ``config.score_noise``, ``scores`` ``(K,)`` (the detections'
+    scores in [0, 1]) scale each measurement's noise by ``1 - score`` (NSA Kalman, Du et al.,
+    StrongSORT, eq. 3)."""
     pos, vel, p_pp, p_pv, p_vv = (kf[:, i] for i in range(5))  # each (K, 4)
     z = np.where(matched[:, None], boxes, pos)
-    gain = matched[:, None] / (p_pp + config.std_measurement**2 * _scale2(z))
+    r = config.std_measurement**2 * _scale2(z)  # (K, 4)
+    if config.score_noise:
+        if scores is None:
+            raise ValueError("MotionConfig.score_noise needs the detections' scores")
+        r *= np.maximum(1.0 - np.asarray(scores, np.float64), MIN_NOISE_FRACTION)[:, None]
+    gain = matched[:, None] / (p_pp + r)
     k_p, k_v = p_pp * gain, p_pv * gain  # Kalman gains, 0 where unmatched
     y = z - pos
     out = np.empty_like(kf)

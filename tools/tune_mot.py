@@ -19,7 +19,9 @@ Criteria (``--criterion``), one for all trackers of a run:
   sequence alone, keeps the default: with few objects (KITTI 0000-0010 holds about 500
   pedestrian boxes) most knobs carry no signal, and pooled HOTA follows a handful of tracks.
 
-``--knobs`` lets only the named knobs move; ``--loso`` also scores the way of choosing within
+``--knobs`` lets only the named knobs move; ``--set KNOB=VALUE,...`` fixes knobs at other
+values than the tracker's defaults before the descent starts (e.g. a mechanism switched on, its
+thresholds re-chosen around it); ``--loso`` also scores the way of choosing within
 the tuning sequences: each sequence with objects of the class is scored by the knobs chosen on
 the others. The dashcam defaults came from (README, "Multi-object tracking"):
 
@@ -67,6 +69,7 @@ GRIDS: dict[str, dict[str, list]] = {
         "birth_score": [0.4, 0.5, 0.6, 0.7, 0.8, 0.9],
         "iou_threshold": [0.05, 0.1, 0.2, 0.3],
         "match_expand": [0.0, 0.1, 0.2, 0.3],
+        "height_iou": [False, True],
         "low_iou_threshold": [0.3, 0.5],
         "max_misses": [5, 10, 20],
         "min_hits": [1, 2, 3, 4, 5],
@@ -76,6 +79,7 @@ GRIDS: dict[str, dict[str, list]] = {
         "recover_iou": [0.0, 0.3],
         "camera_shift": [False, True],
         "motion.std_velocity": [0.01, 0.02, 0.05],
+        "motion.score_noise": [False, True],
     },
     "sort": {
         "min_score": [0.0, 0.3, 0.5, 0.7],
@@ -175,9 +179,10 @@ def tune(
     criterion: str = "pooled",
     margin: float = 0.0,
     knobs: list[str] | None = None,
+    fixed: dict | None = None,
 ) -> tuple[dict, Score]:
     """The knobs of ``name`` chosen on ``dets`` (module docstring); ``knobs``: only these move,
-    the others keep the tracker's defaults."""
+    the others keep the tracker's defaults, or the values in ``fixed``."""
     grids = GRIDS[name]
     if knobs is not None:
         unknown = sorted(set(knobs) - set(grids))
@@ -191,6 +196,7 @@ def tune(
         base = dataclasses.asdict(MultiTrackConfig())
         base.update({f"motion.{k}": v for k, v in base.pop("motion").items()})
         params = {k: base[k] for k in GRIDS[name]}
+    params.update(fixed or {})
     cache: dict[str, Score] = {}
     invalid = Score(-1.0, {}, {})
 
@@ -228,6 +234,7 @@ def leave_one_out(
     criterion: str,
     margin: float,
     knobs: list[str] | None = None,
+    fixed: dict | None = None,
 ) -> tuple[float, dict]:
     """How well a criterion's choices carry over, within the tuning sequences: each sequence
     with objects of ``cls`` is scored with the knobs chosen on the others. Returns the HOTA
@@ -247,11 +254,27 @@ def leave_one_out(
             criterion,
             margin,
             knobs,
+            fixed,
         )
         held[s] = evaluate(name, params, {s: dets[s]}, {s: gt[s]}, cls, num_frames).parts[s]
         choices[s] = params
         log.info("%s %s without %s: %s", name, cls, s, params)
     return float(np.mean(HOTA().combine_sequences(held)["HOTA"])), choices
+
+
+def parse_set(spec: str) -> dict:
+    """``"KNOB=VALUE,..."`` as a dict; each VALUE read as JSON (``true``, ``0.3``), else kept as
+    a string."""
+    out = {}
+    for item in spec.split(","):
+        knob, sep, value = item.partition("=")
+        if not sep or not knob.strip():
+            raise ValueError(f"--set expects KNOB=VALUE items, got {item!r}")
+        try:
+            out[knob.strip()] = json.loads(value)
+        except json.JSONDecodeError:
+            out[knob.strip()] = value.strip()
+    return out
 
 
 def main() -> None:
@@ -267,6 +290,11 @@ def main() -> None:
         "--knobs", default=None, help="only these knobs move (comma list; default: every one)"
     )
     parser.add_argument(
+        "--set",
+        default=None,
+        help="start from these values (comma list of KNOB=VALUE, VALUE as JSON or a string)",
+    )
+    parser.add_argument(
         "--loso", action="store_true", help="also score the criterion leaving one sequence out"
     )
     parser.add_argument("--out", type=Path, default=None)
@@ -280,6 +308,7 @@ def main() -> None:
     num_frames = {s: kitti_num_frames(g) for s, g in gt.items()}
     det_root = rrc_folder(args.kitti)
     knobs = [k.strip() for k in args.knobs.split(",")] if args.knobs else None
+    fixed = parse_set(args.set) if args.set else None
     chosen: dict = {}
     for cls in args.classes.split(","):
         dets = {
@@ -291,7 +320,16 @@ def main() -> None:
         for name in args.trackers.split(","):
             start = time.time()
             params, best = tune(
-                name, dets, gt, cls, num_frames, args.passes, args.criterion, args.margin, knobs
+                name,
+                dets,
+                gt,
+                cls,
+                num_frames,
+                args.passes,
+                args.criterion,
+                args.margin,
+                knobs,
+                fixed,
             )
             chosen.setdefault(name, {})[cls] = {
                 "params": params,
@@ -309,6 +347,7 @@ def main() -> None:
                     args.criterion,
                     args.margin,
                     knobs,
+                    fixed,
                 )
                 chosen[name][cls]["leave_one_out_HOTA"] = round(loso, 4)
                 chosen[name][cls]["leave_one_out_params"] = choices

@@ -47,3 +47,19 @@ def test_stable_needs_the_margin_and_a_majority_of_sequences(tune_mot):
 def test_only_known_knobs_can_be_tuned(tune_mot):
     with pytest.raises(ValueError, match="no knob"):
         tune_mot.tune("ratrack", {}, {}, "Pedestrian", {}, knobs=["min_score", "speed"])
+
+
+def test_set_parses_knob_values(tune_mot):
+    assert tune_mot.parse_set("height_iou=true,match_expand=0.3,report_box=filtered") == {
+        "height_iou": True,
+        "match_expand": 0.3,
+        "report_box": "filtered",
+    }
+    with pytest.raises(ValueError, match="KNOB=VALUE"):
+        tune_mot.parse_set("height_iou")
+
+
+def test_new_mechanisms_are_knobs_that_build_a_config(tune_mot):
+    cfg = tune_mot.ratrack_config({"height_iou": True, "motion.score_noise": True})
+    assert cfg.height_iou and cfg.motion.score_noise
+    assert {"height_iou", "motion.score_noise"} <= set(tune_mot.GRIDS["ratrack"])

@@ -70,6 +70,7 @@ GRIDS: dict[str, dict[str, list]] = {
         "iou_threshold": [0.05, 0.1, 0.2, 0.3],
         "match_expand": [0.0, 0.1, 0.2, 0.3],
         "height_iou": [False, True],
+        "direction_weight": [0.0, 0.2],
         "low_iou_threshold": [0.3, 0.5],
         "max_misses": [5, 10, 20],
         "min_hits": [1, 2, 3, 4, 5],

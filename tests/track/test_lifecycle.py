@@ -7,6 +7,8 @@ import pytest
 
 from ratrack.track.lifecycle import (
     MultiTrackConfig,
+    assign,
+    direction_consistency,
     height_iou_matrix,
     init_tracks,
     iou_matrix,
@@ -122,6 +124,8 @@ def test_config_checks():
         MultiTrackConfig(high_score=0.9, birth_score=0.5)
     with pytest.raises(ValueError, match="min_hits"):
         MultiTrackConfig(min_hits=0)
+    with pytest.raises(ValueError, match="direction_weight"):
+        MultiTrackConfig(direction_weight=-0.1)
 
 
 def test_confirmed_tracks_choose_first_with_confirmed_first():
@@ -181,3 +185,20 @@ def test_height_modulated_iou_gives_the_detection_to_the_person_of_its_height():
     modulated, _ = run(frames, MultiTrackConfig(**{**base.__dict__, "height_iou": True}))
     assert list(modulated[1]) == [2]
     np.testing.assert_allclose(modulated[1][2], det)
+
+
+def test_direction_consistency_known_answers_and_the_bonus_in_assignment():
+    last = np.array([[-1.0, -1, 1, 1], [-1, -1, 1, 1]])  # both last seen centred at (0, 0)
+    velocity = np.array([[2.0, 0, 2, 0], [0, 0, 0, 0]])  # moving right; at rest
+    ahead, behind, up = [9.0, -1, 11, 1], [-11.0, -1, -9, 1], [-1.0, -11, 1, -9]
+    out = direction_consistency(velocity, last, np.array([ahead, behind, up, [-1.0, -1, 1, 1]]))
+    np.testing.assert_allclose(out[0], [0.5, -0.5, 0.0, 0.0])  # no way to go: 0
+    np.testing.assert_allclose(out[1], 0.0)  # no motion: 0
+    # two tracks, two detections: IoU prefers the crossed pairs (0.5 + 0.5 against 0.4 + 0.4),
+    # a bonus for the straight pairs turns the assignment; the threshold still gates
+    iou = np.array([[0.4, 0.5], [0.5, 0.4]])
+    assert assign(iou, 0.1)[1].tolist() == [1, 0]
+    bonus = np.array([[0.2, -0.2], [-0.2, 0.2]])
+    assert assign(iou, 0.1, bonus)[1].tolist() == [0, 1]
+    rows, cols = assign(iou, 0.45, bonus)
+    assert rows.tolist() == [0, 1] and cols.tolist() == [1, 0]  # 0.4 pairs are not allowed

@@ -10,7 +10,9 @@ without frames. Per frame:
    maximum-total-IoU assignment of pairs with IoU ``>= iou_threshold``; a second prediction of
    each box (``cues``, the recurrent tracker's) counts too: the larger IoU of the two. The IoU of
    a prediction (or, in stage 3, a last observation) and a detection is :func:`match_iou`:
-   optionally of grown boxes (``match_expand``) and height-modulated (``height_iou``). With
+   optionally of grown boxes (``match_expand``) and height-modulated (``height_iou``); with
+   ``direction_weight`` a pair's score also rewards a detection lying the way its track moves
+   (OC-SORT's velocity direction consistency, :func:`direction_consistency`). With
    ``confirmed_first`` (as ByteTrack orders its stages) the confirmed tracks are assigned first
    and the tentative ones only to the detections left, so a track born from a duplicate or a
    false detection cannot take the detection of an established one;
@@ -48,7 +50,7 @@ from scipy.optimize import linear_sum_assignment
 
 from ratrack.errors import ConfigError, check_number
 from ratrack.track import motion as km
-from ratrack.track.motion import POS, MotionConfig
+from ratrack.track.motion import POS, VEL, MotionConfig
 
 REPORT_BOXES = ("detection", "filtered")
 
@@ -67,6 +69,7 @@ class MultiTrackConfig:
     birth_iou: float = 1.0  # a detection overlapping a live track this much starts nothing
     match_expand: float = 0.0  # boxes grow by this fraction of their size on each side to match
     height_iou: bool = False  # matching IoU times the IoU of the vertical extents (HMIoU)
+    direction_weight: float = 0.0  # weight of OC-SORT's direction consistency in stage 1 (0: off)
     min_hits: int = 3  # matched frames that confirm a track (1: confirmed at birth)
     max_misses: int = 20  # consecutive unmatched frames a confirmed track survives
     tentative_misses: int = 0  # consecutive unmatched frames a tentative track survives
@@ -94,6 +97,7 @@ class MultiTrackConfig:
                 "high_score", f"must be <= birth_score ({self.birth_score}), got {self.high_score}"
             )
         check_number("match_expand", self.match_expand, low=0)
+        check_number("direction_weight", self.direction_weight, low=0)
         for name in ("max_misses", "tentative_misses", "report_coast", "fill_gaps"):
             check_number(name, getattr(self, name), low=0, integer=True)
         check_number("min_hits", self.min_hits, low=1, integer=True)
@@ -217,9 +221,30 @@ def match_iou(a: np.ndarray, b: np.ndarray, config: MultiTrackConfig) -> np.ndar
     return iou
 
 
-def assign(iou: np.ndarray, threshold: float) -> tuple[np.ndarray, np.ndarray]:
-    """Maximum-total-IoU pairs of ``iou`` ``(K, N)`` with IoU >= ``threshold``: ``(rows, cols)``."""
+def direction_consistency(velocity: np.ndarray, last: np.ndarray, boxes: np.ndarray) -> np.ndarray:
+    """``(K, N)`` in ``[-1/2, 1/2]``: ``(pi/2 - angle) / pi`` with ``angle`` between a track's
+    motion (the centre velocity of its filter, ``velocity`` ``(K, 4)`` per xyxy coordinate) and
+    the way from its last observed box ``last`` ``(K, 4)`` to each detection ``boxes`` ``(N, 4)``
+    (OC-SORT's velocity direction consistency, Cao et al. 2023, eq. 5; the filter's velocity
+    stands for the direction between two observations). 0 where either way has no length."""
+    v = (velocity[:, :2] + velocity[:, 2:]) / 2  # (K, 2) centre velocity
+    centre, seen = (boxes[:, :2] + boxes[:, 2:]) / 2, (last[:, :2] + last[:, 2:]) / 2
+    way = centre[None] - seen[:, None]  # (K, N, 2)
+    norm = np.linalg.norm(v, axis=1)[:, None] * np.linalg.norm(way, axis=2)  # (K, N)
+    dot = np.einsum("kc,knc->kn", v, way)
+    cos = np.clip(dot / np.maximum(norm, 1e-12), -1.0, 1.0)
+    return np.where(norm > 1e-12, (np.pi / 2 - np.arccos(cos)) / np.pi, 0.0)
+
+
+def assign(
+    iou: np.ndarray, threshold: float, bonus: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Maximum-total-score pairs of ``iou`` ``(K, N)`` with IoU >= ``threshold``: ``(rows,
+    cols)``; the score of a pair is its IoU plus ``bonus`` ``(K, N)`` (kept above 0, so the
+    bonus never forbids a pair the threshold allows)."""
     score = np.where(iou >= threshold, iou, 0.0)
+    if bonus is not None:
+        score = np.where(score > 0, np.maximum(score + bonus, 1e-9), 0.0)
     rows, cols = linear_sum_assignment(score, maximize=True)
     keep = score[rows, cols] > 0
     return rows[keep], cols[keep]
@@ -287,7 +312,11 @@ def step_tracks(
             for g in groups:
                 d = hi[~taken[hi]]
                 if len(d):
-                    r, c = assign(iou[np.ix_(g, d)], cfg.iou_threshold)
+                    bonus = None
+                    if cfg.direction_weight:  # OC-SORT's OCM, weighted by the detection score
+                        way = direction_consistency(kf[g, VEL], tracks.last[g, :4], boxes[d])
+                        bonus = cfg.direction_weight * scores[d] * way
+                    r, c = assign(iou[np.ix_(g, d)], cfg.iou_threshold, bonus)
                     det_of[g[r]] = d[c]
                     taken[d[c]] = True
             # the camera moved: shift the predictions of the tracks left by the median residual

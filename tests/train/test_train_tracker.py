@@ -7,7 +7,7 @@ import torch
 from ratrack.checkpoints import load_tracker, save_tracker
 from ratrack.data.pools import Batch
 from ratrack.model.tracker import RecurrentTracker
-from ratrack.train.tracker import GRAD_COMPONENTS, TrainConfig, train_tracker
+from ratrack.train.tracker import TrainConfig, grad_components, train_tracker
 from tracker_helpers import TINY, FixedSampler, square_clips
 
 
@@ -107,12 +107,29 @@ def test_resume_after_kill_continues_step_count_and_optimizer(tmp_path):
 
 def test_log_has_loss_terms_and_gradient_norms(tmp_path):
     sampler = FixedSampler(square_clips(4, 5))
-    train_tracker(_model(), sampler, _config(steps=2), out_dir=tmp_path)
+    model = _model()
+    train_tracker(model, sampler, _config(steps=2), out_dir=tmp_path)
     with (tmp_path / "log.csv").open() as f:
         row = next(csv.DictReader(f))
-    for name in GRAD_COMPONENTS:
+    names = grad_components(model)
+    assert names == ("grid_generator", "conv_net", "rnn", "tracking_head", "localization_head")
+    for name in names:
         assert float(row[f"grad_{name}"]) > 0, name
     assert float(row["total"]) > 0
+
+
+def test_a_learned_matching_model_logs_its_match_net(tmp_path):
+    """Training a model with a match net (issue #13's natural model) logs its gradient norm
+    too. Matching runs without autograd (the match net is trained by ratrack.train.matcher), so
+    tracker training leaves it as it was and logs 0."""
+    model = _model(match_size=16, match_features=4)
+    before = [p.clone() for p in model.match_net.parameters()]
+    train_tracker(model, FixedSampler(square_clips(4, 5)), _config(steps=2), out_dir=tmp_path)
+    with (tmp_path / "log.csv").open() as f:
+        row = next(csv.DictReader(f))
+    assert float(row["grad_match_net"]) == 0 and float(row["grad_tracking_head"]) > 0
+    after = model.match_net.parameters()
+    assert all(torch.equal(a, b) for a, b in zip(before, after, strict=True))
 
 
 def test_non_finite_loss_is_skipped_then_stops(tmp_path):

@@ -7,7 +7,8 @@ run killed and resumed from its last checkpoint continues exactly where the chec
 
 Each logged step records the loss terms and the gradient norm of every component: the grid
 generator (the gradient reaching the sampling windows), the conv net, the RNN, the tracking head
-and the localization head, as in RATM's (Kahou et al. 2017) figure on pretraining.
+and the localization head (and with learned matching the match net), as in RATM's (Kahou et al.
+2017) figure on pretraining.
 
 Data parallel (``torchrun``, see :mod:`ratrack.train.distributed`): ``batch_size`` is the *global*
 batch; each of the N processes trains on its contiguous ``batch_size / N`` rows of the step's
@@ -56,7 +57,6 @@ log = logging.getLogger(__name__)
 
 LAST_CHECKPOINT = "last.pt"
 LOG_FILE = "log.csv"
-GRAD_COMPONENTS = ("grid_generator", "conv_net", "rnn", "tracking_head", "localization_head")
 
 
 class Sampler(Protocol):
@@ -149,6 +149,12 @@ class TrainResult:
 
 Progress = Callable[[int, int, float], None]
 """``progress(step, total, loss)``, called after every step (on rank 0: the loss of its rows)."""
+
+
+def grad_components(model: RecurrentTracker) -> tuple[str, ...]:
+    """The components :func:`grad_norms` reports for ``model``: the grid generator, then
+    :meth:`RecurrentTracker.components` (with learned matching, the match net too)."""
+    return ("grid_generator", *model.components())
 
 
 def grad_norms(
@@ -274,7 +280,7 @@ def train_tracker(
         "reinforce",
         "mean_iou",
     ]
-    fields += [f"grad_{name}" for name in GRAD_COMPONENTS]
+    fields += [f"grad_{name}" for name in grad_components(model)]
     start = time.perf_counter()
     skipped = bad_run = 0
     losses: dict[str, float] = {}

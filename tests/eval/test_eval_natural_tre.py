@@ -1,0 +1,59 @@
+"""tools/eval_natural.py's TRE table: segments, their direction and their scores."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from ratrack.data.formats import open_sequence
+from ratrack.eval.sot import score_sot
+from ratrack.track.online import Tracker
+
+TOOL = Path(__file__).resolve().parents[2] / "tools" / "eval_natural.py"
+
+
+@pytest.fixture(scope="module")
+def eval_natural():
+    spec = importlib.util.spec_from_file_location("eval_natural", TOOL)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_parse_set_reads_json_values(eval_natural):
+    assert eval_natural.parse_set("match_window=0.2,score_first=true") == {
+        "match_window": 0.2,
+        "score_first": True,
+    }
+    assert eval_natural.parse_set("") == {}
+
+
+def _direct(model, frames, gt) -> float:
+    """Mean IoU of the model tracking ``frames`` from ``gt[0]``, frames after the first."""
+    tracker = Tracker(model=model)
+    tracker.init(frames[0], gt[:1].astype(np.float32), fmt="xyxy")
+    boxes = [gt[0]] + [tracker.update(f)[0] for f in frames[1:]]
+    return float(np.nanmean(score_sot(np.asarray(boxes), gt).ious[1:]))
+
+
+def test_segments_forward_and_reversed_score_as_tracked(eval_natural, data_dir, one_thread):
+    """Car1 (a tuning sequence) in segments of 40 frames every 500: starts 0 and 500 forward,
+    and the same starts counted from the last frame when reversed; each segment's score is the
+    mean IoU of tracking its frames from its first box."""
+    model = Tracker.from_pretrained("natural").model.eval()
+    seq = open_sequence(data_dir / "otb" / "Car1", "otb")
+    frames = list(seq.frames())
+    for reverse in (False, True):
+        table = eval_natural.tre(
+            data_dir, ["otb/Car1"], model, ["csrt"], reverse=reverse, length=40, stride=500
+        )
+        assert set(table) == {"ratrack", "CSRT"}
+        ours = table["ratrack"]["otb/Car1"]
+        assert len(ours) == 2 and len(table["CSRT"]["otb/Car1"]) == 2  # starts 0, 500 of 1020
+        order = frames[::-1] if reverse else frames
+        gt = seq.gt[::-1].copy() if reverse else seq.gt
+        assert ours[1] == pytest.approx(_direct(model, order[500:540], gt[500:540]), abs=1e-6)
+        assert all(0 <= x <= 1 for x in ours)

@@ -440,20 +440,25 @@ class RecurrentTracker(nn.Module):
             found = torch.cat((shift / S, peak, scale.log()[:, None]), 1)
             pick = best + rows_b * n  # (b,) the chosen scale's glimpse of each object
             patch = None  # what the template memory moves to; cut only when there is one
-            if c.template_rate > 0:
+            if c.template_rate > 0 or padded or c.score_first:
+                # the maps and their validity under the chosen placement, cut from the chosen
+                # glimpses in place: (b, C' + 1, k, k)
                 offsets = torch.arange(k, device=where.device)
                 ys = (at[:, 0:1] + offsets)[:, :, None]  # (b, k, 1)
                 xs = (at[:, 1:2] + offsets)[:, None, :]  # (b, 1, k)
-                chosen = torch.cat((maps[pick], valid[pick]), 1)  # (b, C' + 1, G, G)
-                patch = chosen[rows_b[:, None, None], :, ys, xs].permute(0, 3, 1, 2)
-                patch = torch.where(none[:, None, None, None], 0.0, patch)  # (b, C'+1, k, k)
+                chosen = pick[:, None, None]  # (b, 1, 1)
+                cut = torch.cat((maps[chosen, :, ys, xs], valid[chosen, :, ys, xs]), -1)
+                cut = cut.permute(0, 3, 1, 2)  # (b, C' + 1, k, k)
+            if c.template_rate > 0:
+                patch = torch.where(none[:, None, None, None], 0.0, cut)  # (b, C'+1, k, k)
             if padded or c.score_first:
                 # The padding is a motion prior, not evidence: the score is the match at the
                 # chosen placement against the frame's own pixels (a blank frame scores low),
-                # with score_first against the first frame's template.
+                # with score_first against the first frame's template: the placement is the
+                # whole of the cut patch.
                 scored = first if c.score_first else templates
                 peak = self.match_score_at(
-                    maps[pick], valid[pick], scored[pick_rows], mask[pick_rows], at
+                    cut[:, :-1], cut[:, -1:], scored[pick_rows], mask[pick_rows], 0 * at
                 )[:, None]
             if rows is None:
                 matched, features, score, patches = box, found, peak[:, 0], patch

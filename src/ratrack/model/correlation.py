@@ -226,20 +226,23 @@ def masked_nccs(
     v, kmask = X[:, :, C + 2 * P], K[:, :, C + 2 * P]
     # Products, per part: sum_W t s, sum_W t, sum_W t^2, sum_W s, sum_W s^2; then for all
     # parts: |W| and the cells inside the frame.
-    products = X.new_empty(groups, B // groups, 5 * P + 1 + (inside is not None), *X.shape[-2:])
+    products = []
     first = 0
     for i, c in enumerate(parts):
-        sums = slice(first, first + c)
-        torch.sum(X[:, :, sums] * K[:, :, sums], 2, out=products[:, :, 5 * i])
-        torch.mul(v, K[:, :, C + 2 * i], out=products[:, :, 5 * i + 1])
-        torch.mul(v, K[:, :, C + 2 * i + 1], out=products[:, :, 5 * i + 2])
-        torch.mul(X[:, :, C + 2 * i], kmask, out=products[:, :, 5 * i + 3])
-        torch.mul(X[:, :, C + 2 * i + 1], kmask, out=products[:, :, 5 * i + 4])
+        channels = slice(first, first + c)
+        products += [
+            (X[:, :, channels] * K[:, :, channels]).sum(2),  # s is zero outside the frame
+            v * K[:, :, C + 2 * i],
+            v * K[:, :, C + 2 * i + 1],
+            X[:, :, C + 2 * i] * kmask,
+            X[:, :, C + 2 * i + 1] * kmask,
+        ]
         first += c
-    torch.mul(v, kmask, out=products[:, :, 5 * P])
+    products.append(v * kmask)
     if inside is not None:
-        torch.mul(X[:, :, C + 2 * P + 1], kmask, out=products[:, :, 5 * P + 1])
-    full = torch.fft.irfft2(products.flatten(0, 1), s=size)[:, :, k - 1 : h, k - 1 : w]
+        products.append(X[:, :, C + 2 * P + 1] * kmask)
+    spectrum = torch.stack(products, 2).flatten(0, 1)  # (B, 5P + 1 (+1), n_h, n_w // 2 + 1)
+    full = torch.fft.irfft2(spectrum, s=size)[:, :, k - 1 : h, k - 1 : w]
     hr, wr = full.shape[-2:]
     dot, t1, t2, s1, s2 = full[:, : 5 * P].view(B, P, 5, hr, wr).unbind(2)  # (B, P, h', w')
     cells = full[:, 5 * P : 5 * P + 1].round()  # (B, 1, h', w')

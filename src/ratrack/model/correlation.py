@@ -111,16 +111,27 @@ def fft_size(h: int, w: int) -> tuple[int, int]:
     return _smooth(h), _smooth(w)
 
 
-def template_spectra(kernels: Tensor, mask: Tensor, size: tuple[int, int]) -> Tensor:
-    """The spectra :func:`masked_ncc` multiplies a glimpse's with: ``(B, C + 3, n_h, n_w // 2
-    + 1)`` complex, the real FFTs at ``size`` (from :func:`fft_size`) of the flipped
-    ``kernels`` ``(B, C, k, k)``, their sum and sum of squares over channels, and their
-    ``mask`` ``(B, 1, k, k)``. They depend on the template alone: a tracker computes them once
-    per template and FFT size, not per frame."""
-    templates = torch.cat(
-        (kernels, kernels.sum(1, keepdim=True), kernels.square().sum(1, keepdim=True), mask), 1
-    )  # (B, C + 3, k, k)
-    return torch.fft.rfft2(templates.flip(-1, -2), s=size)
+def template_spectra(
+    kernels: Tensor, mask: Tensor, size: tuple[int, int], parts: tuple[int, ...] | None = None
+) -> Tensor:
+    """The spectra :func:`masked_nccs` multiplies a glimpse's with: ``(B, C + 2P + 1, n_h, n_w
+    // 2 + 1)`` complex, the real FFTs at ``size`` (from :func:`fft_size`) of the flipped
+    ``kernels`` ``(B, C, k, k)``, then of each part's sum and sum of squares over its channels
+    (``parts``: the channel count of each of the ``P`` parts, default one part of all ``C``),
+    then of their ``mask`` ``(B, 1, k, k)``. They depend on the template alone: a tracker
+    computes them once per template and FFT size, not per frame."""
+    parts = parts or (kernels.shape[1],)
+    sums = [
+        stat
+        for part in kernels.split(parts, 1)
+        for stat in (part.sum(1, keepdim=True), part.square().sum(1, keepdim=True))
+    ]
+    templates = torch.cat((kernels, *sums, mask), 1).flip(-1, -2)  # (B, C + 2P + 1, k, k)
+    # rfft2 at `size`, one axis at a time: the rows past the template's k are zeros, so the
+    # first pass transforms k rows, not n_h (the same numbers). Contiguous as rfft2's output,
+    # so that the products with it round alike.
+    rows = torch.fft.rfft(templates, n=size[1], dim=-1)  # (B, C + 2P + 1, k, n_w // 2 + 1)
+    return torch.fft.fft(rows, n=size[0], dim=-2).contiguous()
 
 
 def masked_ncc(
@@ -158,39 +169,84 @@ def masked_ncc(
     ``inside`` ``(B, 1, h, w)``, when given, is the frame's validity for ``visible`` where it
     differs from ``valid`` (zero padding that counts as evidence but is not in the frame).
     """
+    ncc, visible = masked_nccs(search, valid, kernels, mask, None, inside, spectra=spectra)
+    return ncc[:, 0], visible
+
+
+def masked_nccs(
+    search: Tensor,
+    valid: Tensor,
+    kernels: Tensor,
+    mask: Tensor,
+    parts: tuple[int, ...] | None = None,
+    inside: Tensor | None = None,
+    *,
+    spectra: Tensor | None = None,
+) -> tuple[Tensor, Tensor]:
+    """:func:`masked_ncc` of each of ``P`` parts of the channels at once (``parts``: their
+    channel counts, summing to ``C``; default one part), e.g. pixels and learned features:
+    ``ncc`` ``(B, P, h', w')``, each part's NCC as if it were matched alone, and ``visible``
+    ``(B, h', w')``. The parts share one forward and one inverse FFT, and the planes they have
+    in common (the validity and the template's mask) are transformed once. ``spectra``:
+    :func:`template_spectra` with the same ``parts``."""
     B, C, h, w = search.shape
     k = kernels.shape[-1]
-    # Subtracting one constant, the glimpse's valid mean over all channels, changes no NCC
-    # and keeps the sums of squares small (a mean per channel would: the template is zero-mean
-    # over its channels together, not per channel).
-    count = (C * valid.sum((1, 2, 3), keepdim=True)).clamp(min=1)
-    s = (search - (search * valid).sum((1, 2, 3), keepdim=True) / count) * valid  # (B, C, h, w)
-    signals = [s, valid, s.sum(1, keepdim=True), s.square().sum(1, keepdim=True)]
-    if inside is not None:
-        signals.append(inside)
+    parts = parts or (C,)
+    P = len(parts)
     size = fft_size(h, w)
-    X = torch.fft.rfft2(torch.cat(signals, 1), s=size)  # (B, C + 2 (+1), n_h, n_w // 2 + 1)
-    K = template_spectra(kernels, mask, size) if spectra is None else spectra  # (B', C + 3, ..)
+    # The signals, written straight into the FFT's zero-padded input: each part's search
+    # channels (centred, zero outside the frame), then each part's sum and sum of squares over
+    # its channels, the validity and, when given, the frame's validity.
+    planes = C + 2 * P + 1 + (inside is not None)
+    signals = search.new_zeros(B, planes, *size)
+    x = signals[:, :, :h, :w]  # (B, planes, h, w)
+    cells_valid = valid.sum((1, 2, 3), keepdim=True)  # (B, 1, 1, 1)
+    first = 0
+    for i, part in enumerate(search.split(parts, 1)):
+        c = part.shape[1]
+        # Subtracting one constant, the glimpse's valid mean over the part's channels, changes
+        # no NCC and keeps the sums of squares small (a mean per channel would: the template
+        # is zero-mean over its part's channels together, not per channel).
+        count = (c * cells_valid).clamp(min=1)
+        s = (part - (part * valid).sum((1, 2, 3), keepdim=True) / count) * valid  # (B, c, h, w)
+        x[:, first : first + c] = s
+        x[:, C + 2 * i : C + 2 * i + 1] = s.sum(1, keepdim=True)
+        x[:, C + 2 * i + 1 : C + 2 * i + 2] = s.square().sum(1, keepdim=True)
+        first += c
+    x[:, C + 2 * P] = valid[:, 0]
+    if inside is not None:
+        x[:, C + 2 * P + 1] = inside[:, 0]
+    X = torch.fft.rfft2(signals)  # (B, planes, n_h, n_w // 2 + 1)
+    if spectra is None:
+        spectra = template_spectra(kernels, mask, size, parts)
+    K = spectra  # (B', C + 2P + 1, n_h, n_w // 2 + 1)
     groups = K.shape[0]
     X = X.view(groups, B // groups, *X.shape[1:])  # (B', B / B', planes, n_h, n_w // 2 + 1)
     K = K[:, None]
-    v, ssum, ssq, kmask = X[:, :, C], X[:, :, C + 1], X[:, :, C + 2], K[:, :, C + 2]
-    products = torch.stack(
-        (
-            (X[:, :, :C] * K[:, :, :C]).sum(2),  # sum_W t s (s is zero outside the frame)
-            v * K[:, :, C],  # sum_W t
-            v * K[:, :, C + 1],  # sum_W t^2
-            v * kmask,  # |W|
-            ssum * kmask,  # sum_W s
-            ssq * kmask,  # sum_W s^2
-            *([X[:, :, C + 3] * kmask] if inside is not None else []),  # cells in the frame
-        ),
-        2,
-    ).flatten(0, 1)  # (B, 6 (+1), n_h, n_w // 2 + 1)
-    full = torch.fft.irfft2(products, s=size)  # (B, 6 (+1), n_h, n_w)
-    dot, t1, t2, cells, s1, s2, *framed = full[:, :, k - 1 : h, k - 1 : w].unbind(1)
-    cells = cells.round()
-    n = (C * cells).clamp(min=1)
+    v, kmask = X[:, :, C + 2 * P], K[:, :, C + 2 * P]
+    # Products, per part: sum_W t s, sum_W t, sum_W t^2, sum_W s, sum_W s^2; then for all
+    # parts: |W| and the cells inside the frame.
+    products = []
+    first = 0
+    for i, c in enumerate(parts):
+        channels = slice(first, first + c)
+        products += [
+            (X[:, :, channels] * K[:, :, channels]).sum(2),  # s is zero outside the frame
+            v * K[:, :, C + 2 * i],
+            v * K[:, :, C + 2 * i + 1],
+            X[:, :, C + 2 * i] * kmask,
+            X[:, :, C + 2 * i + 1] * kmask,
+        ]
+        first += c
+    products.append(v * kmask)
+    if inside is not None:
+        products.append(X[:, :, C + 2 * P + 1] * kmask)
+    spectrum = torch.stack(products, 2).flatten(0, 1)  # (B, 5P + 1 (+1), n_h, n_w // 2 + 1)
+    full = torch.fft.irfft2(spectrum, s=size)[:, :, k - 1 : h, k - 1 : w]
+    hr, wr = full.shape[-2:]
+    dot, t1, t2, s1, s2 = full[:, : 5 * P].view(B, P, 5, hr, wr).unbind(2)  # (B, P, h', w')
+    cells = full[:, 5 * P : 5 * P + 1].round()  # (B, 1, h', w')
+    n = (cells * search.new_tensor(parts)[:, None, None]).clamp(min=1)  # (B, P, h', w')
     spread_t = (t2 - t1.square() / n).clamp(min=0)
     spread_s = (s2 - s1.square() / n).clamp(min=0)
     ncc = (dot - t1 * s1 / n) / ((spread_t * spread_s).sqrt() + 1e-6)
@@ -200,7 +256,7 @@ def masked_ncc(
     flat_share = 1000 * torch.finfo(s2.dtype).eps
     flat = (spread_s <= flat_share * s2) | (spread_t <= flat_share * t2)
     ncc = torch.where((cells > 0) & ~flat, ncc.clamp(-1, 1), torch.zeros_like(ncc))
-    framed_cells = framed[0].round() if framed else cells
+    framed_cells = full[:, 5 * P + 1].round() if inside is not None else cells[:, 0]
     shares = mask.sum((1, 2, 3)).clamp(min=1).repeat_interleave(B // groups)  # (B,)
     visible = framed_cells / shares[:, None, None]
     return ncc, visible

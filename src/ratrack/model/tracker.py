@@ -82,8 +82,8 @@ from ratrack.model.correlation import (
     box_masks,
     correlation_response,
     fft_size,
-    masked_ncc,
     masked_ncc_at,
+    masked_nccs,
     response_features,
     template_kernels,
     template_spectra,
@@ -105,9 +105,9 @@ class TrackerState(NamedTuple):
     # each: pixels, then learned features) and their box mask as one more channel; (B, 0) off
     match: Tensor
     score: Tensor  # (B,) confidence of the last box (1 at the first frame); see StepOutput.score
-    # (B, C'+6, n, n // 2 + 1) complex: template_spectra of the templates matched (pixel part,
-    # then learned part) at the FFT size of the normal (not wide) search, computed whenever the
-    # templates change (RecurrentTracker.match_spectra); (B, 0) when matching is off
+    # (B, C'+2P+1, n, n // 2 + 1) complex: template_spectra of the templates matched (P parts:
+    # pixels, then learned features) at the FFT size of the normal (not wide) search, computed
+    # whenever the templates change (RecurrentTracker.match_spectra); (B, 0) when matching is off
     spectra: Tensor
 
 
@@ -274,6 +274,11 @@ class RecurrentTracker(nn.Module):
         C = self.config.in_channels
         return [x[:, :C], x[:, C:]] if self.config.match_features else [x]
 
+    def _channels(self) -> tuple[int, ...]:
+        """The channel count of each part of :meth:`_parts`."""
+        c = self.config
+        return (c.in_channels, c.match_features) if c.match_features else (c.in_channels,)
+
     def _blend(self, pixel: Tensor, learned: Tensor | None) -> Tensor:
         b = self.config.match_blend
         return pixel if learned is None else (1 - b) * pixel + b * learned
@@ -301,13 +306,10 @@ class RecurrentTracker(nn.Module):
         if cells is not None:
             maps, evidence = zero_padded(maps, valid, cells)
             valid, inside = evidence, valid
-        maps_, templates_ = self._parts(maps), self._parts(templates)
-        spectra_ = [None] * len(maps_) if spectra is None else self._parts_of_spectra(spectra)
-        (ncc, visible), *learned = [
-            masked_ncc(m, valid, t, mask, inside, spectra=k)
-            for m, t, k in zip(maps_, templates_, spectra_, strict=True)
-        ]
-        ncc = self._blend(ncc, learned[0][0] if learned else None)
+        nccs, visible = masked_nccs(
+            maps, valid, templates, mask, self._channels(), inside, spectra=spectra
+        )  # (B, P, G-k+1, G-k+1), one part's NCC each
+        ncc = self._blend(nccs[:, 0], nccs[:, 1] if nccs.shape[1] > 1 else None)
         return torch.where(visible >= self.config.min_visible, ncc * visible, -1.0)
 
     def match_score_at(
@@ -334,17 +336,12 @@ class RecurrentTracker(nn.Module):
         return torch.cat([template_kernels(m, (k, k), mask) for m in self._parts(maps)], 1)
 
     def match_spectra(self, templates: Tensor, mask: Tensor, wide: bool = False) -> Tensor:
-        """``(B, C' + 6, n, n // 2 + 1)``: :func:`template_spectra` of the pixel part and of the
-        learned part of ``templates`` ``(B, C', k, k)`` with their ``mask``, at the FFT size of
-        the normal (or ``wide``) search's glimpses. The state keeps the normal one, recomputed
-        whenever the templates change."""
+        """``(B, C' + 2P + 1, n, n // 2 + 1)``: :func:`template_spectra` of ``templates``
+        ``(B, C', k, k)`` in their ``P`` parts (pixels and, with learned matching, features) with
+        their ``mask``, at the FFT size of the normal (or ``wide``) search's glimpses. The state
+        keeps the normal one, recomputed whenever the templates change."""
         side = self.config.search_cells(wide) + self.config.match_kernel
-        size = fft_size(side, side)
-        return torch.cat([template_spectra(t, mask, size) for t in self._parts(templates)], 1)
-
-    def _parts_of_spectra(self, spectra: Tensor) -> list[Tensor]:
-        C = self.config.in_channels + 3
-        return [spectra[:, :C], spectra[:, C:]] if self.config.match_features else [spectra]
+        return template_spectra(templates, mask, fft_size(side, side), self._channels())
 
     def match_spectra_shape(self, wide: bool = False) -> tuple[int, int]:
         """The last two dimensions of :meth:`match_spectra`."""
@@ -443,20 +440,25 @@ class RecurrentTracker(nn.Module):
             found = torch.cat((shift / S, peak, scale.log()[:, None]), 1)
             pick = best + rows_b * n  # (b,) the chosen scale's glimpse of each object
             patch = None  # what the template memory moves to; cut only when there is one
-            if c.template_rate > 0:
+            if c.template_rate > 0 or padded or c.score_first:
+                # the maps and their validity under the chosen placement, cut from the chosen
+                # glimpses in place: (b, C' + 1, k, k)
                 offsets = torch.arange(k, device=where.device)
                 ys = (at[:, 0:1] + offsets)[:, :, None]  # (b, k, 1)
                 xs = (at[:, 1:2] + offsets)[:, None, :]  # (b, 1, k)
-                chosen = torch.cat((maps[pick], valid[pick]), 1)  # (b, C' + 1, G, G)
-                patch = chosen[rows_b[:, None, None], :, ys, xs].permute(0, 3, 1, 2)
-                patch = torch.where(none[:, None, None, None], 0.0, patch)  # (b, C'+1, k, k)
+                chosen = pick[:, None, None]  # (b, 1, 1)
+                cut = torch.cat((maps[chosen, :, ys, xs], valid[chosen, :, ys, xs]), -1)
+                cut = cut.permute(0, 3, 1, 2)  # (b, C' + 1, k, k)
+            if c.template_rate > 0:
+                patch = torch.where(none[:, None, None, None], 0.0, cut)  # (b, C'+1, k, k)
             if padded or c.score_first:
                 # The padding is a motion prior, not evidence: the score is the match at the
                 # chosen placement against the frame's own pixels (a blank frame scores low),
-                # with score_first against the first frame's template.
+                # with score_first against the first frame's template: the placement is the
+                # whole of the cut patch.
                 scored = first if c.score_first else templates
                 peak = self.match_score_at(
-                    maps[pick], valid[pick], scored[pick_rows], mask[pick_rows], at
+                    cut[:, :-1], cut[:, -1:], scored[pick_rows], mask[pick_rows], 0 * at
                 )[:, None]
             if rows is None:
                 matched, features, score, patches = box, found, peak[:, 0], patch

@@ -28,6 +28,7 @@ from torch import Tensor
 
 from ratrack.boxes import BOX_FORMATS, check_boxes, convert_boxes
 from ratrack.checkpoints import load_tracker
+from ratrack.devices import keep_freed_memory
 from ratrack.errors import DataError, RatrackError
 from ratrack.model.glimpse import Frame
 from ratrack.model.tracker import RecurrentTracker, TrackerState
@@ -85,6 +86,8 @@ class Tracker:
     def __init__(self, *, model: RecurrentTracker, device: str | torch.device = "cpu") -> None:
         self.device = torch.device(device)
         self.model = model.to(self.device).eval()
+        if self.device.type == "cpu":
+            keep_freed_memory()  # no page faults for each frame's tensors (see there)
         self.fmt = "xywh"
         self._state: TrackerState | None = None
         self._ids: list[int] = []

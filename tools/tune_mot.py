@@ -320,36 +320,16 @@ def main() -> None:
         }
         for name in args.trackers.split(","):
             start = time.time()
-            params, best = tune(
-                name,
-                dets,
-                gt,
-                cls,
-                num_frames,
-                args.passes,
-                args.criterion,
-                args.margin,
-                knobs,
-                fixed,
-            )
+            # what tune and leave_one_out take after the tracker's name
+            setup = (dets, gt, cls, num_frames, args.passes, args.criterion, args.margin)
+            params, best = tune(name, *setup, knobs, fixed)
             chosen.setdefault(name, {})[cls] = {
                 "params": params,
                 "HOTA": round(best.pooled, 4),
                 "per_sequence": {s: round(v, 4) for s, v in best.per_sequence.items()},
             }
             if args.loso:
-                loso, choices = leave_one_out(
-                    name,
-                    dets,
-                    gt,
-                    cls,
-                    num_frames,
-                    args.passes,
-                    args.criterion,
-                    args.margin,
-                    knobs,
-                    fixed,
-                )
+                loso, choices = leave_one_out(name, *setup, knobs, fixed)
                 chosen[name][cls]["leave_one_out_HOTA"] = round(loso, 4)
                 chosen[name][cls]["leave_one_out_params"] = choices
             log.info(

@@ -2,25 +2,18 @@
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import numpy as np
 import pytest
 
 from ratrack.data.formats import open_sequence
 from ratrack.eval.sot import score_sot
 from ratrack.track.online import Tracker
-
-TOOL = Path(__file__).resolve().parents[2] / "tools" / "eval_natural.py"
+from tool_helpers import load_tool
 
 
 @pytest.fixture(scope="module")
 def eval_natural():
-    spec = importlib.util.spec_from_file_location("eval_natural", TOOL)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_tool("eval_natural")
 
 
 def test_parse_set_reads_json_values(eval_natural):

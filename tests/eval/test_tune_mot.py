@@ -2,20 +2,14 @@
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import pytest
 
-TOOL = Path(__file__).resolve().parents[2] / "tools" / "tune_mot.py"
+from tool_helpers import load_tool
 
 
 @pytest.fixture(scope="module")
 def tune_mot():
-    spec = importlib.util.spec_from_file_location("tune_mot", TOOL)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_tool("tune_mot")
 
 
 def score(tune_mot, pooled, *per_sequence):

@@ -12,13 +12,14 @@ from ratrack.track.inputs import resolve_weights
 from ratrack.track.online import Tracker, pretrained_path
 from ratrack.track.sot import SingleObjectTracker
 
-# The shipped weights (learned matching beside the pixel NCC, a template memory, weights/natural.md)
-# score a mean IoU of 0.215 on all of Crossing (the pixel matcher before them 0.701; CSRT
-# 0.713), 0.684 on all of BlurCar2 (0.876; CSRT 0.830) and 0.366 on all of uavdt_half/S0310
-# (a tuning sequence). The floors leave room for CPU/BLAS rounding, not for a worse model.
+# The shipped weights (learned matching beside the pixel NCC, a template memory, scale penalty
+# 0.99, weights/natural.md) score a mean IoU of 0.212 on all of Crossing (the pixel matcher
+# before them 0.701; CSRT 0.713), 0.878 on all of BlurCar2 (penalty 0.97: 0.684; CSRT 0.830)
+# and 0.517 on all of uavdt_half/S0310 (a tuning sequence; 0.366). The floors leave room for
+# CPU/BLAS rounding, not for a worse model.
 CROSSING_FLOOR = 0.18
-BLURCAR2_FLOOR = 0.65
-S0310_FLOOR = 0.33
+BLURCAR2_FLOOR = 0.84
+S0310_FLOOR = 0.48
 
 
 def test_natural_weights_are_the_default():

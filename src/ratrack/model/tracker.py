@@ -458,7 +458,11 @@ class RecurrentTracker(nn.Module):
                 # whole of the cut patch.
                 scored = first if c.score_first else templates
                 peak = self.match_score_at(
-                    cut[:, :-1], cut[:, -1:], scored[pick_rows], mask[pick_rows], 0 * at
+                    cut[:, :-1],
+                    cut[:, -1:],
+                    scored[pick_rows],
+                    mask[pick_rows],
+                    torch.zeros_like(at),
                 )[:, None]
             if rows is None:
                 matched, features, score, patches = box, found, peak[:, 0], patch

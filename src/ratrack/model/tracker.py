@@ -270,9 +270,8 @@ class RecurrentTracker(nn.Module):
 
     def _parts(self, x: Tensor) -> list[Tensor]:
         """``x`` ``(B, C', ...)`` split into its pixel part and, with learned matching, its
-        learned part (channels)."""
-        C = self.config.in_channels
-        return [x[:, :C], x[:, C:]] if self.config.match_features else [x]
+        learned part (channels, :meth:`_channels`)."""
+        return list(x.split(self._channels(), 1))
 
     def _channels(self) -> tuple[int, ...]:
         """The channel count of each part of :meth:`_parts`."""
@@ -340,13 +339,16 @@ class RecurrentTracker(nn.Module):
         ``(B, C', k, k)`` in their ``P`` parts (pixels and, with learned matching, features) with
         their ``mask``, at the FFT size of the normal (or ``wide``) search's glimpses. The state
         keeps the normal one, recomputed whenever the templates change."""
+        return template_spectra(templates, mask, self._search_fft(wide), self._channels())
+
+    def _search_fft(self, wide: bool) -> tuple[int, int]:
+        """The FFT size of the normal (or ``wide``) search's match glimpses."""
         side = self.config.search_cells(wide) + self.config.match_kernel
-        return template_spectra(templates, mask, fft_size(side, side), self._channels())
+        return fft_size(side, side)
 
     def match_spectra_shape(self, wide: bool = False) -> tuple[int, int]:
         """The last two dimensions of :meth:`match_spectra`."""
-        side = self.config.search_cells(wide) + self.config.match_kernel
-        n_h, n_w = fft_size(side, side)
+        n_h, n_w = self._search_fft(wide)
         return n_h, n_w // 2 + 1
 
     @torch.no_grad()

@@ -30,7 +30,9 @@ def eval_sot(
     pred: Annotated[
         Path | None, typer.Option(help="Prediction file to score (one sequence).")
     ] = None,
-    pred_format: Annotated[str, typer.Option(help="Prediction format: otb, mot or kitti.")] = "otb",
+    pred_format: Annotated[
+        str, typer.Option(help="Prediction format: auto (from the first row), otb, mot or kitti.")
+    ] = "auto",
     track_id: Annotated[
         int | None,
         typer.Option(help="Object to follow in MOT/KITTI ground truth and prediction files."),

@@ -7,7 +7,7 @@ from pathlib import Path
 from ratrack.data.images import list_images
 from ratrack.data.kitti import open_kitti_sequence
 from ratrack.data.mot import open_mot
-from ratrack.data.otb import gt_files, open_otb
+from ratrack.data.otb import frames_folder, gt_files, open_otb
 from ratrack.data.sequence import Sequence, open_image_folder
 from ratrack.data.tlp import is_tlp, open_tlp
 from ratrack.data.video import VIDEO_EXTENSIONS, VideoSequence
@@ -31,10 +31,10 @@ def detect_format(path: str | Path) -> str:
         (path / "img1").is_dir() and ((path / "gt").is_dir() or (path / "det").is_dir())
     ):
         return "mot"
+    files = gt_files(path)
+    if files and (frames_folder(path) != path or list_images(path)):
+        return "tlp" if is_tlp(files[0]) else "otb"
     if (path / "img").is_dir():
-        files = gt_files(path)
-        if files:
-            return "tlp" if is_tlp(files[0]) else "otb"
         return "images"
     if (
         path.parent.name == "image_02"
@@ -43,7 +43,10 @@ def detect_format(path: str | Path) -> str:
         return "kitti"
     if list_images(path) or (path / "image_02" / "data").is_dir() or (path / "data").is_dir():
         return "images"
-    raise DataError("no supported sequence found (OTB, TLP, MOT, KITTI, images, video)", path)
+    raise DataError(
+        "no supported sequence found (OTB, LaSOT, VOT, GOT-10k, TLP, MOT, KITTI, images, video)",
+        path,
+    )
 
 
 def open_sequence(path: str | Path, fmt: str = "auto", **options) -> Sequence:

@@ -1,4 +1,7 @@
-"""OTB sequence folders: ``img/`` and ``groundtruth_rect*.txt``."""
+"""OTB-style single-object sequence folders: frames beside a ground-truth file of one box per
+frame. OTB (``img/`` + ``groundtruth_rect*.txt``), LaSOT (``img/`` + ``groundtruth.txt``), VOT
+(``color/`` or the folder itself + ``groundtruth.txt`` of rectangles or polygons) and GOT-10k (the
+folder itself + ``groundtruth.txt``) all read this way."""
 
 from __future__ import annotations
 
@@ -21,22 +24,32 @@ def check_box_size(w: float, h: float, path: object, line: int) -> None:
 
 
 def read_otb_groundtruth(path: str | Path) -> np.ndarray:
-    """OTB ``groundtruth_rect.txt``: ``(T, 4)`` xyxy, one row per non-blank line.
+    """A ground-truth file of one box per frame: ``(T, 4)`` xyxy, one row per non-blank line.
 
-    Separators may be tabs, commas or spaces (OTB mixes them). Rows of zeros or NaNs are frames
-    without a box (NaN rows); any other non-positive width or height raises ``DataError``.
+    Rows are ``x,y,w,h`` (OTB's 1-based pixels) or, as VOT writes a rotated box, a polygon
+    ``x1,y1,...,x4,y4``, read as its bounding rectangle in the same coordinates. Separators may
+    be tabs, commas or spaces (OTB mixes them). Rows of zeros or NaNs are frames without a box
+    (NaN rows); any other non-positive width or height raises ``DataError``.
     """
     rows = []
     for number, text in numbered_lines(path):
+        if text[0] in "mM":
+            raise DataError("segmentation-mask rows (VOT 2020) are not supported", path, number)
         fields = split_fields(text)
-        if len(fields) != 4:
-            raise DataError(f"expected 4 values x,y,w,h, found {len(fields)}", path, number)
+        if len(fields) not in (4, 8):
+            raise DataError(
+                f"expected 4 values x,y,w,h or 8 of a polygon, found {len(fields)}", path, number
+            )
+        names = "xywh" if len(fields) == 4 else [f"{a}{i}" for i in range(1, 5) for a in "xy"]
         values = []
-        for token, what in zip(fields, "xywh", strict=True):
+        for token, what in zip(fields, names, strict=True):
             try:
                 values.append(float(token))
             except ValueError:
                 raise DataError(f"{what} is not a number: {token!r}", path, number) from None
+        if len(values) == 8 and not any(math.isnan(v) for v in values):
+            xs, ys = values[0::2], values[1::2]
+            values = [min(xs), min(ys), max(xs) - min(xs), max(ys) - min(ys)]
         if all(math.isnan(v) for v in values) or all(v == 0 for v in values):
             rows.append((math.nan,) * 4)
             continue
@@ -48,19 +61,29 @@ def read_otb_groundtruth(path: str | Path) -> np.ndarray:
 
 
 def gt_files(folder: Path) -> list[Path]:
-    """The ``groundtruth_rect*.txt`` files of an OTB or TLP folder, in natural order."""
-    return sorted(folder.glob("groundtruth_rect*.txt"), key=natural_key)
+    """The ground-truth files of an OTB-style or TLP folder: its ``groundtruth_rect*.txt`` in
+    natural order (one per object), else its ``groundtruth.txt`` (LaSOT, VOT, GOT-10k)."""
+    files = sorted(folder.glob("groundtruth_rect*.txt"), key=natural_key)
+    return files or [f for f in [folder / "groundtruth.txt"] if f.is_file()]
+
+
+def frames_folder(folder: Path) -> Path:
+    """Where an OTB-style folder keeps its frames: ``img/`` (OTB, LaSOT, TLP), ``color/`` (VOT
+    since 2020) or the folder itself (GOT-10k, earlier VOT)."""
+    return next((folder / sub for sub in ("img", "color") if (folder / sub).is_dir()), folder)
 
 
 def open_otb(path: str | Path, *, gt_file: str | None = None) -> ImageSequence:
-    """An OTB folder (``img/`` + ``groundtruth_rect*.txt``; the first such file unless
-    ``gt_file`` names one). The number of boxes must equal the number of images."""
+    """An OTB-style folder (module docstring; the first ground-truth file unless ``gt_file``
+    names one). The number of boxes must equal the number of images."""
     path = Path(path)
-    images = list_images(path / "img")
+    images = list_images(frames_folder(path))
     gt_path = path / gt_file if gt_file else next(iter(gt_files(path)), None)
     if gt_path is None:
-        raise DataError("no groundtruth_rect*.txt in OTB folder", path)
+        raise DataError("no groundtruth_rect*.txt or groundtruth.txt in folder", path)
     gt = read_otb_groundtruth(gt_path)
     if len(gt) != len(images):
-        raise DataError(f"{len(gt)} boxes for {len(images)} images in img/", gt_path)
+        folder = frames_folder(path)
+        where = f"{folder.name}/" if folder != path else "the folder"
+        raise DataError(f"{len(gt)} boxes for {len(images)} images in {where}", gt_path)
     return ImageSequence(name=path.name, path=path, paths=images, gt=gt, format="otb")

@@ -21,6 +21,7 @@ import numpy as np
 import torch
 
 from ratrack.boxes import convert_boxes
+from ratrack.data._text import numbered_lines, split_fields
 from ratrack.data.formats import detect_format, open_sequence
 from ratrack.data.kitti_labels import read_kitti_labels
 from ratrack.data.mot import read_mot_file
@@ -40,9 +41,46 @@ from ratrack.eval.peers import (
 )
 from ratrack.eval.plots import plot_iou_over_time, plot_precision, plot_success
 
-PRED_FORMATS = ("otb", "mot", "kitti")
+PRED_FORMATS = ("auto", "otb", "mot", "kitti")
 """Prediction file formats: OTB rows ``x y w h`` (1-based, one per frame; a row with zero width
-or height means lost), MOTChallenge files (1-based frames) and KITTI label files (0-based)."""
+or height means lost), MOTChallenge files (1-based frames) and KITTI label files (0-based);
+``auto`` tells them apart by the first row (:func:`detect_prediction_format`)."""
+
+
+def detect_prediction_format(path: str | Path) -> str:
+    """The format of a prediction file from its first non-blank row: ``otb`` (4 values),
+    ``kitti`` (a class name third, as ``ratrack track --format kitti`` writes) or ``mot`` (at
+    least 6 numbers, as ``ratrack track`` writes by default); anything else raises
+    ``DataError`` naming the file and line."""
+    for number, text in numbered_lines(path):
+        if text.startswith("{"):
+            raise DataError(
+                "JSON-lines predictions cannot be scored: write them with --format mot or kitti",
+                path,
+                number,
+            )
+        fields = split_fields(text)
+        if len(fields) == 4:
+            return "otb"
+        if len(fields) >= 3 and not _is_number(fields[2]):
+            return "kitti"
+        if len(fields) >= 6 and all(_is_number(f) for f in fields):
+            return "mot"
+        raise DataError(
+            f"cannot tell the prediction format from {len(fields)} values (otb: 4 per row, "
+            "mot: 10, kitti: 17 or 18); give --pred-format",
+            path,
+            number,
+        )
+    raise DataError("empty prediction file", path)
+
+
+def _is_number(token: str) -> bool:
+    try:
+        float(token)
+    except ValueError:
+        return False
+    return True
 
 
 @dataclass(frozen=True)
@@ -193,6 +231,8 @@ def read_sot_prediction(
         )
     if not path.is_file():
         raise DataError("prediction file not found", path)
+    if fmt == "auto":
+        fmt = detect_prediction_format(path)
     if fmt == "otb":
         return _parse_otb(path, num_frames)
     if fmt == "mot":
@@ -263,7 +303,7 @@ def evaluate_sot_files(
     sequence_dir: str | Path,
     *,
     pred: str | Path | None = None,
-    pred_format: str = "otb",
+    pred_format: str = "auto",
     track_id: int | None = None,
     peers: str = "",
     progress: Callable[[int, int], None] | None = None,

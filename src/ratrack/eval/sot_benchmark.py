@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from ratrack.data.formats import detect_format, open_sequence
-from ratrack.data.images import natural_key
+from ratrack.data.otb import gt_files
 from ratrack.errors import DataError, RatrackError
 from ratrack.eval.peers import PEER_LABELS, OpenCVTracker, SotTracker, peer_option
 from ratrack.eval.plots import plot_precision, plot_success
@@ -24,10 +24,11 @@ def find_sequences(paths: Iterable[str | Path]) -> list[tuple[str, Path, str | N
     ground-truth file, in order.
 
     Each path is a sequence folder or video (:func:`detect_format`), or a root: every folder
-    below it holding ``img/`` and ``groundtruth_rect*.txt`` (OTB, TLP) is a sequence, sorted by
-    path. An OTB folder with several ground-truth files (``groundtruth_rect.1.txt``,
-    ``.2.txt``: several objects) gives one entry per file, named ``folder.N``. A path that is
-    neither raises ``DataError`` naming it.
+    below it holding frames and ``groundtruth_rect*.txt`` or ``groundtruth.txt`` (OTB, LaSOT,
+    VOT, GOT-10k, TLP; :func:`ratrack.data.otb.gt_files`) is a sequence, sorted by path. An OTB
+    folder with several ground-truth files (``groundtruth_rect.1.txt``, ``.2.txt``: several
+    objects) gives one entry per file, named ``folder.N``. A path that is neither raises
+    ``DataError`` naming it.
     """
     found: list[tuple[str, Path, str | None]] = []
     for given in paths:
@@ -42,16 +43,21 @@ def find_sequences(paths: Iterable[str | Path]) -> list[tuple[str, Path, str | N
             folders = sorted(
                 {
                     p.parent
-                    for p in path.rglob("groundtruth_rect*.txt")
-                    if (p.parent / "img").is_dir()
+                    for pattern in ("groundtruth_rect*.txt", "groundtruth.txt")
+                    for p in path.rglob(pattern)
+                    if _is_sot_folder(p.parent)
                 },
                 key=lambda p: str(p),
             )
         if not folders:
-            raise DataError("holds no single-object sequence (OTB, TLP, MOT, KITTI, video)", path)
+            raise DataError(
+                "holds no single-object sequence (OTB, LaSOT, VOT, GOT-10k, TLP, MOT, KITTI, "
+                "video)",
+                path,
+            )
         for folder in folders:
             name = path.name if folder == path else folder.relative_to(path).as_posix()
-            files = sorted(folder.glob("groundtruth_rect*.txt"), key=natural_key)
+            files = gt_files(folder) if folder.is_dir() else []
             if folder.is_dir() and detect_format(folder) == "otb" and len(files) > 1:
                 found += [(f"{name}.{_gt_suffix(f)}", folder, f.name) for f in files]
             else:
@@ -60,6 +66,14 @@ def find_sequences(paths: Iterable[str | Path]) -> list[tuple[str, Path, str | N
 
 
 _SOT_FORMATS = ("otb", "tlp", "mot", "kitti", "video")
+
+
+def _is_sot_folder(folder: Path) -> bool:
+    """Whether ``folder`` is an OTB-style or TLP sequence (its frames beside its ground truth)."""
+    try:
+        return detect_format(folder) in ("otb", "tlp")
+    except DataError:
+        return False
 
 
 def _gt_suffix(path: Path) -> str:

@@ -139,9 +139,9 @@ def test_prediction_format_from_the_first_row(tmp_path, text, fmt):
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("", "empty prediction file"),
+        ("", "pred.txt: file is empty"),
         ('{"frame": 0, "id": 1}\n', "pred.txt:1: JSON-lines predictions cannot be scored"),
-        ("1,2,3\n", "pred.txt:1: cannot tell the prediction format from 3 values"),
+        ("1,2,3\n", "pred.txt:1: cannot tell the format from 3 fields; expected otb or mot"),
     ],
 )
 def test_unknown_prediction_rows_name_the_file_and_line(tmp_path, text, message):

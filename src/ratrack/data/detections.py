@@ -59,11 +59,17 @@ def _line_numbers(path: Path) -> np.ndarray:
     return np.array([number for number, _ in numbered_lines(path)], np.int64)
 
 
-def _sniff(path: Path, allowed: tuple[str, ...]) -> str:
+def sniff_format(path: Path, allowed: tuple[str, ...]) -> str:
+    """Which of the ``allowed`` row formats ``path`` holds, from its first non-blank row:
+    ``kitti`` (17 or 18 fields, a class name third), ``rrc`` (6), ``mot`` (6 to 10) or ``otb``
+    (4: one box per frame). A row like none of them, or like one not allowed, raises
+    ``DataError`` naming the file (and line)."""
     for number, text in numbered_lines(path):
         fields = split_fields(text)
         if len(fields) in (17, 18) and not _is_number(fields[2]):
             fmt = "kitti"
+        elif len(fields) == 4 and "otb" in allowed:
+            fmt = "otb"
         elif len(fields) == 6 and "rrc" in allowed:
             fmt = "rrc"
         elif 6 <= len(fields) <= 10:
@@ -136,7 +142,7 @@ def _read_detection_table(path: str | Path, fmt: str) -> FrameTable:
     if fmt == "auto":
         if not any(True for _ in numbered_lines(path)):
             return _table([], np.zeros((0, 4)), [], [], [], [])  # no detections at all
-        fmt = _sniff(path, DET_FORMATS[1:])
+        fmt = sniff_format(path, DET_FORMATS[1:])
     table = _read_detection_rows(path, fmt)
     bad = np.flatnonzero(~((table.scores >= 0) & (table.scores <= 1)))
     if len(bad):
@@ -225,7 +231,7 @@ def _read_init_table(path: str | Path, fmt: str) -> FrameTable:
     if not path.is_file():
         raise DataError("init file not found", path)
     if fmt == "auto":
-        fmt = _sniff(path, ("mot", "kitti"))
+        fmt = sniff_format(path, ("mot", "kitti"))
     if fmt == "mot":
         rec = read_mot_file(path)
         keep = (rec.conf != 0) if rec.columns >= 7 else np.ones(len(rec), bool)

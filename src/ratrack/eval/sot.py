@@ -21,7 +21,8 @@ import numpy as np
 import torch
 
 from ratrack.boxes import convert_boxes
-from ratrack.data._text import numbered_lines, split_fields
+from ratrack.data._text import numbered_lines
+from ratrack.data.detections import sniff_format
 from ratrack.data.formats import detect_format, open_sequence
 from ratrack.data.kitti_labels import read_kitti_labels
 from ratrack.data.mot import read_mot_file
@@ -49,8 +50,8 @@ or height means lost), MOTChallenge files (1-based frames) and KITTI label files
 
 def detect_prediction_format(path: str | Path) -> str:
     """The format of a prediction file from its first non-blank row: ``otb`` (4 values),
-    ``kitti`` (a class name third, as ``ratrack track --format kitti`` writes) or ``mot`` (at
-    least 6 numbers, as ``ratrack track`` writes by default); anything else raises
+    ``mot`` (as ``ratrack track`` writes by default) or ``kitti`` (``--format kitti``;
+    :func:`~ratrack.data.detections.sniff_format`); JSON lines or anything else raise
     ``DataError`` naming the file and line."""
     for number, text in numbered_lines(path):
         if text.startswith("{"):
@@ -59,28 +60,8 @@ def detect_prediction_format(path: str | Path) -> str:
                 path,
                 number,
             )
-        fields = split_fields(text)
-        if len(fields) == 4:
-            return "otb"
-        if len(fields) >= 3 and not _is_number(fields[2]):
-            return "kitti"
-        if len(fields) >= 6 and all(_is_number(f) for f in fields):
-            return "mot"
-        raise DataError(
-            f"cannot tell the prediction format from {len(fields)} values (otb: 4 per row, "
-            "mot: 10, kitti: 17 or 18); give --pred-format",
-            path,
-            number,
-        )
-    raise DataError("empty prediction file", path)
-
-
-def _is_number(token: str) -> bool:
-    try:
-        float(token)
-    except ValueError:
-        return False
-    return True
+        break
+    return sniff_format(Path(path), ("otb", "mot", "kitti"))
 
 
 @dataclass(frozen=True)

@@ -170,6 +170,34 @@ def test_template_matching_finds_the_moved_and_scaled_target(shift, scale):
     assert len(model.read_windows(state).union()) == 4  # the window and three search windows
 
 
+@pytest.mark.parametrize("one_scale", [False, True])
+def test_a_lost_object_is_searched_wide_at_every_scale_or_at_one(one_scale):
+    config = TrackerConfig(
+        in_channels=3,
+        glimpse_size=(16, 16),
+        conv_channels=(8,),
+        feature_size=16,
+        hidden_size=16,
+        head_hidden=16,
+        match_size=48,
+        match_scales=(1 / 1.1, 1.0, 1.1),
+        match_penalty=0.99,
+        lost_search=2.0,
+        lost_one_scale=one_scale,
+        hold_score=-1.0,
+    )
+    model = RecurrentTracker(config=config).eval()
+    frames, box = _textured_frames((6.0, -4.0), 1.1)
+    lost = model.init_state(frames[:1], box[None])._replace(score=torch.tensor([-0.5]))
+    assert model.read_windows(lost).wide.all()
+    out, _ = model.step(frames[1:], lost)
+    scale = 1.0 if one_scale else 1.1  # one scale: the box keeps its size until found
+    size = out.box[0, 2:] - out.box[0, :2]
+    torch.testing.assert_close(size, torch.tensor([24.0, 36.0]) * scale)
+    centre = (out.box[0, :2] + out.box[0, 2:]) / 2
+    torch.testing.assert_close(centre, torch.tensor([58.0, 54.0]), atol=3 * 36 * 1.1 / 48, rtol=0)
+
+
 def test_batched_step_equals_objects_one_at_a_time():
     model = _model(rnn_type="lstm", correlation_stage=1)
     clips = square_clips(3, 4, seed=1)

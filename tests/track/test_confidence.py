@@ -4,6 +4,8 @@
 box; a few frames are blanked as if the camera dropped out, then the real frames come back.
 """
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -25,8 +27,11 @@ def _iou(a: np.ndarray, b: np.ndarray) -> float:
     return float(box_iou_elementwise(torch.as_tensor(a), torch.as_tensor(b)))
 
 
-def test_score_loss_and_reacquisition_on_real_frames(s0601):
+@pytest.mark.parametrize("one_scale", [False, True])
+def test_score_loss_and_reacquisition_on_real_frames(s0601, one_scale):
     tracker = Tracker.from_pretrained("natural")
+    config = tracker.model.config
+    tracker.model.config = dataclasses.replace(config, lost_one_scale=one_scale)
     threshold = tracker.model.config.lost_score
     tracker.init(s0601.frame(0), s0601.gt[0], fmt="xyxy")
     assert tracker.scores.shape == (1,) and tracker.scores[0] == 1 and not tracker.lost[0]

@@ -69,6 +69,9 @@ class TrackerConfig:
     # box stays where it was; between the two the box follows the best match.
     lost_score: float = 0.47
     lost_search: float = 4.0
+    # True: the wide search of a lost object looks at the match scale nearest 1 alone (a third
+    # of its glimpses); the box keeps its size until the object is found again
+    lost_one_scale: bool = False
     hold_score: float = 0.45
     # What a placement near the search glimpse's edge compares the template's overhanging part
     # with: "zeros": the glimpse is search_cells samples wide and zero-padded by half a

@@ -375,11 +375,12 @@ class RecurrentTracker(nn.Module):
         is the chosen placement's match against the frame's pixels alone, summed at that one
         placement (:func:`masked_ncc_at`)."""
         c = self.config
-        B, S, k, n = state.box.shape[0], c.match_size, c.match_kernel, len(c.match_scales)
+        B, S, k = state.box.shape[0], c.match_size, c.match_kernel
         memory, first, mask = self._templates(state)
         templates = self._matched_templates(memory, first)
         scales = state.box.new_tensor(c.match_scales)  # (n,)
         discount = torch.where(scales == 1, 1.0, c.match_penalty)
+        unit = int(scales.log().abs().argmin())  # the scale nearest 1
         lost = int(reads.wide.sum())
         if lost in (0, B):  # one group, all rows
             groups: list[tuple[bool, Tensor | None]] = [(lost > 0, None)]
@@ -396,7 +397,11 @@ class RecurrentTracker(nn.Module):
             pick_rows = slice(None) if rows is None else rows  # (b,) rows of this group
             b, cells = B if rows is None else len(rows), c.search_cells(wide)
             G = cells + k
-            windows = reads.match[pick_rows].flatten(0, 1)  # (b n, 4)
+            # the scales searched: all, or for lost objects with lost_one_scale the one nearest 1
+            kept = slice(unit, unit + 1) if wide and c.lost_one_scale else slice(None)
+            searched = reads.match[pick_rows][:, kept]  # (b, n, 4)
+            n = searched.shape[1]
+            windows = searched.flatten(0, 1)  # (b n, 4)
             pixels = frame.pixels
             if pixels.shape[0] == 1:
                 pixels = pixels.expand(b * n, -1, -1, -1)  # one frame shared without copy
@@ -422,18 +427,18 @@ class RecurrentTracker(nn.Module):
                 penalty = c.match_window * (1 - hann[:, None] * hann[None, :])  # (cells + 1,) ^ 2
                 ranked = torch.where(response > -1, response - penalty, response)
             response, ranked = response.view(b, n, -1), ranked.view(b, n, -1)  # (b, n, cells'^2)
-            best = (ranked.amax(2) * discount).argmax(1)  # (b,)
+            best = (ranked.amax(2) * discount[kept]).argmax(1)  # (b,)
             rows_b = torch.arange(b, device=best.device)
             where = ranked[rows_b, best].argmax(1)  # (b,)
             peak = response[rows_b, best].gather(1, where[:, None])  # (b, 1)
             at = torch.stack((where // (cells + 1), where % (cells + 1)), -1)  # (b, 2) row, col
             shift = at.flip(-1).to(peak.dtype) - cells / 2  # (b, 2) x, y cells from the centre
-            search = reads.match[pick_rows][rows_b, best]  # (b, 4)
+            search = searched[rows_b, best]  # (b, 4)
             cell = (search[:, 2] - search[:, 0])[:, None] / G  # (b, 1) pixels per cell
             centre = (search[:, :2] + search[:, 2:]) / 2 + shift * cell
             last = state.box[pick_rows]  # (b, 4)
             _, _, w, h = convert_boxes(last, "xyxy", "cxcywh").unbind(-1)
-            scale = scales[best]
+            scale = scales[kept][best]
             box = torch.stack((centre[:, 0], centre[:, 1], w * scale, h * scale), -1)
             # no placement with enough of the template inside the frame: the box stays put
             none = peak[:, 0] <= -1

@@ -55,7 +55,7 @@ def main() -> None:
     # the template memory shipped with it (chosen on the tuning split, see the model card)
     parser.add_argument("--template-rate", type=float, default=0.05)
     parser.add_argument("--template-anchor", type=float, default=0.5)
-    parser.add_argument("--lost-score", type=float, default=0.38)
+    parser.add_argument("--lost-score", type=float, default=0.34)
     # a peak at another scale counts this much (chosen on the tuning split's TRE, model card)
     parser.add_argument("--match-penalty", type=float, default=0.99)
     parser.add_argument("--pairs", type=int, default=3000)
@@ -83,6 +83,7 @@ def main() -> None:
         # the memory always updates (see the model card)
         score_first=True,
         lost_score=args.lost_score,
+        lost_one_scale=True,  # a lost object is searched wide at scale 1 alone (model card)
         match_penalty=args.match_penalty,
         hold_score=0.0,
         update_score=-1.0,

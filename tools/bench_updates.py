@@ -6,9 +6,11 @@ process: it decodes the sequence's frames first, starts one object at the first 
 with the natural weights, and times :meth:`Tracker.update` over the rest, one torch thread. The
 trees alternate, sequence by sequence and round by round, so a change of load on the machine
 hits them alike; each figure is the best round. CPU time (the process's own, steadier on a
-shared machine) and wall time are both printed.
+shared machine) and wall time are both printed. ``--lost`` times the lost path instead: every
+update searches wide (``lost_score`` above every score); ``--frames`` keeps the first frames.
 
     python tools/bench_updates.py --trees OLD/src,src [--sequences BlurCar2,Crossing] [--rounds 3]
+    python tools/bench_updates.py --trees OLD/src,src --sequences Car1 --lost --frames 40
 """
 
 from __future__ import annotations
@@ -21,14 +23,16 @@ import sys
 from pathlib import Path
 
 CHILD = """
-import json, sys, time
+import dataclasses, json, sys, time
 import numpy as np, torch
 torch.set_num_threads(1)
 from ratrack import Tracker
 from ratrack.data.formats import open_sequence
 sequence = open_sequence(sys.argv[1], "otb")
-frames = list(sequence.frames())
+frames = list(sequence.frames())[: int(sys.argv[2]) or None]
 tracker = Tracker.from_pretrained("natural")
+if sys.argv[3] == "lost":  # every update searches wide
+    tracker.model.config = dataclasses.replace(tracker.model.config, lost_score=1.01)
 best = None
 for _ in range(2):  # the first pass warms up
     tracker.init(frames[0], sequence.gt[0], fmt="xyxy")
@@ -49,6 +53,8 @@ def main() -> None:
     parser.add_argument("--data", default=default, help="the shared data folder")
     parser.add_argument("--sequences", default="BlurCar2,Crossing", help="OTB sequences")
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--lost", action="store_true", help="time lost (wide) updates")
+    parser.add_argument("--frames", type=int, default=0, help="first frames only (0: all)")
     args = parser.parse_args()
     trees = [str(Path(t).resolve()) for t in args.trees.split(",")]
     sequences = args.sequences.split(",")
@@ -58,8 +64,12 @@ def main() -> None:
             for tree in trees:
                 env = {**os.environ, "PYTHONPATH": tree}
                 folder = str(Path(args.data) / "otb" / name)
+                mode = "lost" if args.lost else "normal"
                 done = subprocess.run(
-                    [sys.executable, "-c", CHILD, folder], env=env, capture_output=True, text=True
+                    [sys.executable, "-c", CHILD, folder, str(args.frames), mode],
+                    env=env,
+                    capture_output=True,
+                    text=True,
                 )
                 if done.returncode:
                     sys.exit(f"{tree} on {name} failed:\n{done.stderr[-2000:]}")

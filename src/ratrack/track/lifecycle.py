@@ -388,16 +388,17 @@ def step_tracks(
     if cfg.birth_iou < 1.0 and born.any() and alive.any():
         overlap = iou_matrix(boxes[born], pred[alive]).max(1)
         born[np.flatnonzero(born)[overlap >= cfg.birth_iou]] = False
-    nb = int(born.sum())
+    nb = int(np.count_nonzero(born))
     new_confirmed = cfg.min_hits <= 1
 
     # this frame's rows: confirmed tracks matched, or coasting within report_coast
     report = alive & now_confirmed & (matched | (misses <= cfg.report_coast))
+    row_matched = matched[report]
     out_box = (pred if cues is None else np.where(np.isfinite(cues), cues, pred))[report]
     if cfg.report_box == "detection":
-        out_box[matched[report]] = last[report & matched, :4]
+        out_box[row_matched] = last[report & matched, :4]
     else:
-        out_box[matched[report]] = kf[report & matched, POS]
+        out_box[row_matched] = kf[report & matched, POS]
     frame_rows = Rows(
         frame=np.full(len(out_box), t, np.int64),
         ids=info[report, ID],
@@ -405,10 +406,9 @@ def step_tracks(
         scores=last[report, 4],
         labels=info[report, LABEL],
     )
-    row_matched = matched[report]
 
-    new_ids = np.arange(tracks.next_id, tracks.next_id + nb, dtype=np.int64)
     if nb:
+        new_ids = np.arange(tracks.next_id, tracks.next_id + nb, dtype=np.int64)
         births = Rows(np.full(nb, t, np.int64), new_ids, boxes[born], scores[born], labels[born])
         if new_confirmed:
             frame_rows = concat_rows([frame_rows, births])

@@ -178,7 +178,7 @@ def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """``(K, N)`` IoU of xyxy boxes ``a`` ``(K, 4)`` and ``b`` ``(N, 4)`` (0 for empty unions)."""
     lt = np.maximum(a[:, None, :2], b[None, :, :2])
     rb = np.minimum(a[:, None, 2:], b[None, :, 2:])
-    wh = np.clip(rb - lt, 0.0, None)
+    wh = np.maximum(rb - lt, 0.0)
     inter = wh[..., 0] * wh[..., 1]
     area_a = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])
     area_b = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
@@ -202,7 +202,7 @@ def height_iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     top = np.maximum(a[:, None, 1], b[None, :, 1])
     bottom = np.minimum(a[:, None, 3], b[None, :, 3])
     span = np.maximum(a[:, None, 3], b[None, :, 3]) - np.minimum(a[:, None, 1], b[None, :, 1])
-    return np.clip(bottom - top, 0.0, None) / np.maximum(span, 1e-12)
+    return np.maximum(bottom - top, 0.0) / np.maximum(span, 1e-12)
 
 
 def match_iou(a: np.ndarray, b: np.ndarray, config: MultiTrackConfig) -> np.ndarray:
@@ -303,10 +303,10 @@ def step_tracks(
             iou = np.maximum(iou, cue_iou if compat is None else cue_iou * compat)
         # stage 1: every track against the confident detections; with confirmed_first the
         # confirmed tracks choose first, the tentative ones among the detections left
-        hi = np.flatnonzero(high)
+        hi = high.nonzero()[0]
         if len(hi):
             if cfg.confirmed_first and confirmed.any() and not confirmed.all():
-                groups = [np.flatnonzero(confirmed), np.flatnonzero(~confirmed)]
+                groups = [confirmed.nonzero()[0], (~confirmed).nonzero()[0]]
             else:
                 groups = [np.arange(k)]
             for g in groups:
@@ -316,38 +316,39 @@ def step_tracks(
                     if cfg.direction_weight:  # OC-SORT's OCM, weighted by the detection score
                         way = direction_consistency(kf[g, VEL], tracks.last[g, :4], boxes[d])
                         bonus = cfg.direction_weight * scores[d] * way
-                    r, c = assign(iou[np.ix_(g, d)], cfg.iou_threshold, bonus)
+                    r, c = assign(iou[g[:, None], d], cfg.iou_threshold, bonus)
                     det_of[g[r]] = d[c]
                     taken[d[c]] = True
             # the camera moved: shift the predictions of the tracks left by the median residual
             # of the matches, before they meet the detections left
-            m = np.flatnonzero(det_of >= 0)
-            free = np.flatnonzero(det_of < 0)
-            if cfg.camera_shift and len(m) >= 2 and len(free) and not taken.all():
-                residual = np.sort(boxes[det_of[m]] - pred[m], axis=0)  # (M, 4)
-                moved = match_iou(pred[free] + residual[len(m) // 2], boxes, cfg)  # upper median
-                iou[free] = moved if compat is None else moved * compat[free]
+            if cfg.camera_shift and not taken.all():
+                m, free = (det_of >= 0).nonzero()[0], (det_of < 0).nonzero()[0]
+                if len(m) >= 2 and len(free):
+                    residual = np.sort(boxes[det_of[m]] - pred[m], axis=0)  # (M, 4)
+                    shift = residual[len(m) // 2]  # the upper median
+                    moved = match_iou(pred[free] + shift, boxes, cfg)
+                    iou[free] = moved if compat is None else moved * compat[free]
         # stage 2: confirmed tracks left against the low-score detections
-        lo = np.flatnonzero(~high)
+        lo = (~high).nonzero()[0]
         if len(lo):
-            u = np.flatnonzero((det_of < 0) & confirmed)
+            u = ((det_of < 0) & confirmed).nonzero()[0]
             if len(u):
-                r, c = assign(iou[np.ix_(u, lo)], cfg.low_iou_threshold)
+                r, c = assign(iou[u[:, None], lo], cfg.low_iou_threshold)
                 det_of[u[r]] = lo[c]
                 taken[lo[c]] = True
         # stage 3: tracks left, by their last observed box, against confident detections left
         if cfg.recover_iou > 0:
-            u = np.flatnonzero(det_of < 0)
-            d = np.flatnonzero(high & ~taken)
+            u = (det_of < 0).nonzero()[0]
+            d = (high & ~taken).nonzero()[0]
             if len(u) and len(d):
                 last = match_iou(tracks.last[u, :4], boxes[d], cfg)
                 if compat is not None:
-                    last *= compat[np.ix_(u, d)]
+                    last *= compat[u[:, None], d]
                 r, c = assign(last, cfg.recover_iou)
                 det_of[u[r]] = d[c]
                 taken[d[c]] = True
     matched = det_of >= 0
-    rows = np.flatnonzero(matched)
+    rows = matched.nonzero()[0]
     last = tracks.last
     filled = NO_ROWS
     if len(rows):
@@ -366,7 +367,7 @@ def step_tracks(
             s_all[rows] = scores[cols]
         kf = km.update(kf, matched & ~late, z_all, cfg.motion, s_all)
         if late.any():
-            r = np.flatnonzero(late)
+            r = late.nonzero()[0]
             vel = (z_all[r] - last[r, :4]) / (t - info[r, SEEN])[:, None]
             kf = km.restart(kf, r, z_all[r], vel, cfg.motion)
         last = last.copy()
@@ -387,16 +388,17 @@ def step_tracks(
     if cfg.birth_iou < 1.0 and born.any() and alive.any():
         overlap = iou_matrix(boxes[born], pred[alive]).max(1)
         born[np.flatnonzero(born)[overlap >= cfg.birth_iou]] = False
-    nb = int(born.sum())
+    nb = int(np.count_nonzero(born))
     new_confirmed = cfg.min_hits <= 1
 
     # this frame's rows: confirmed tracks matched, or coasting within report_coast
     report = alive & now_confirmed & (matched | (misses <= cfg.report_coast))
+    row_matched = matched[report]
     out_box = (pred if cues is None else np.where(np.isfinite(cues), cues, pred))[report]
     if cfg.report_box == "detection":
-        out_box[matched[report]] = last[report & matched, :4]
+        out_box[row_matched] = last[report & matched, :4]
     else:
-        out_box[matched[report]] = kf[report & matched, POS]
+        out_box[row_matched] = kf[report & matched, POS]
     frame_rows = Rows(
         frame=np.full(len(out_box), t, np.int64),
         ids=info[report, ID],
@@ -404,10 +406,9 @@ def step_tracks(
         scores=last[report, 4],
         labels=info[report, LABEL],
     )
-    row_matched = matched[report]
 
-    new_ids = np.arange(tracks.next_id, tracks.next_id + nb, dtype=np.int64)
     if nb:
+        new_ids = np.arange(tracks.next_id, tracks.next_id + nb, dtype=np.int64)
         births = Rows(np.full(nb, t, np.int64), new_ids, boxes[born], scores[born], labels[born])
         if new_confirmed:
             frame_rows = concat_rows([frame_rows, births])

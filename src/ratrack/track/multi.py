@@ -152,6 +152,9 @@ def _usable(boxes: np.ndarray, height: int, width: int) -> np.ndarray:
 
 
 def _cat(parts: list[np.ndarray], empty: np.ndarray) -> np.ndarray:
+    """``parts`` joined (a lone part as it is), ``empty`` when there are none."""
+    if len(parts) == 1:
+        return parts[0]
     return np.concatenate(parts) if parts else empty
 
 
@@ -367,7 +370,7 @@ class MultiTracker:
         backfill = None
         if back:
             backfill = FrameRows(*(np.concatenate(c) for c in zip(*back, strict=True)))
-        gone = _cat(ended, np.zeros(0, np.int64)) if len(ended) != 1 else ended[0]
+        gone = _cat(ended, np.zeros(0, np.int64))
         if (len(parts) == 1 and len(parts[0][0]) < 2) or (
             len(parts) == 1 and (parts[0][0][1:] > parts[0][0][:-1]).all()
         ):  # one class, rows already sorted by id

@@ -140,24 +140,28 @@ def _textured_frames(shift: tuple[float, float], scale: float) -> tuple[torch.Te
     return frames, box
 
 
+def _matcher(**changes) -> RecurrentTracker:
+    """A small untrained matching model (its heads keep the matched box) for textured frames."""
+    fields = dict(
+        in_channels=3,
+        glimpse_size=(16, 16),
+        conv_channels=(8,),
+        feature_size=16,
+        hidden_size=16,
+        head_hidden=16,
+        match_size=48,
+        match_scales=(1 / 1.1, 1.0, 1.1),
+        match_penalty=0.99,
+        hold_score=-1.0,  # white noise resampled off its pixel grid scores low: never hold
+    )
+    return RecurrentTracker(config=TrackerConfig(**{**fields, **changes})).eval()
+
+
 @pytest.mark.parametrize(
     ("shift", "scale"), [((6.0, -4.0), 1.0), ((-3.0, 5.0), 1.1), ((2.0, 2.0), 1 / 1.1)]
 )
 def test_template_matching_finds_the_moved_and_scaled_target(shift, scale):
-    model = RecurrentTracker(
-        config=TrackerConfig(
-            in_channels=3,
-            glimpse_size=(16, 16),
-            conv_channels=(8,),
-            feature_size=16,
-            hidden_size=16,
-            head_hidden=16,
-            match_size=48,
-            match_scales=(1 / 1.1, 1.0, 1.1),
-            match_penalty=0.99,
-            hold_score=-1.0,  # white noise resampled off its pixel grid scores low: never hold
-        )
-    ).eval()
+    model = _matcher()
     frames, box = _textured_frames(shift, scale)
     state = model.init_state(frames[:1], box[None])
     k = model.config.match_kernel
@@ -172,21 +176,7 @@ def test_template_matching_finds_the_moved_and_scaled_target(shift, scale):
 
 @pytest.mark.parametrize("one_scale", [False, True])
 def test_a_lost_object_is_searched_wide_at_every_scale_or_at_one(one_scale):
-    config = TrackerConfig(
-        in_channels=3,
-        glimpse_size=(16, 16),
-        conv_channels=(8,),
-        feature_size=16,
-        hidden_size=16,
-        head_hidden=16,
-        match_size=48,
-        match_scales=(1 / 1.1, 1.0, 1.1),
-        match_penalty=0.99,
-        lost_search=2.0,
-        lost_one_scale=one_scale,
-        hold_score=-1.0,
-    )
-    model = RecurrentTracker(config=config).eval()
+    model = _matcher(lost_search=2.0, lost_one_scale=one_scale)
     frames, box = _textured_frames((6.0, -4.0), 1.1)
     lost = model.init_state(frames[:1], box[None])._replace(score=torch.tensor([-0.5]))
     assert model.read_windows(lost).wide.all()

@@ -48,6 +48,7 @@ import numpy as np
 import torch
 
 from ratrack.checkpoints import save_tracker
+from ratrack.cli._common import parse_assignments as parse_set
 from ratrack.data.formats import open_sequence
 from ratrack.eval.peers import OpenCVTracker, run_trackers
 from ratrack.eval.sot import score_sot
@@ -180,15 +181,6 @@ def tre(
                 ious = score_sot(run.boxes, gt[start:end]).ious[1:]
                 segment = float(np.nanmean(ious)) if np.isfinite(ious).any() else float("nan")
                 out.setdefault(label, {}).setdefault(name, []).append(segment)
-    return out
-
-
-def parse_set(text: str) -> dict:
-    """``field=value,...`` -> ``{field: value}`` (values as JSON: numbers, true/false)."""
-    out = {}
-    for item in filter(None, text.split(",")):
-        field, _, value = item.partition("=")
-        out[field.strip()] = json.loads(value)
     return out
 
 

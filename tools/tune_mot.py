@@ -48,6 +48,7 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import numpy as np
 
+from ratrack.cli._common import parse_assignments as parse_set
 from ratrack.eval.mot_bench import (
     CLASSES,
     SequenceDetections,
@@ -261,21 +262,6 @@ def leave_one_out(
         choices[s] = params
         log.info("%s %s without %s: %s", name, cls, s, params)
     return float(np.mean(HOTA().combine_sequences(held)["HOTA"])), choices
-
-
-def parse_set(spec: str) -> dict:
-    """``"KNOB=VALUE,..."`` as a dict; each VALUE read as JSON (``true``, ``0.3``), else kept as
-    a string."""
-    out = {}
-    for item in spec.split(","):
-        knob, sep, value = item.partition("=")
-        if not sep or not knob.strip():
-            raise ValueError(f"--set expects KNOB=VALUE items, got {item!r}")
-        try:
-            out[knob.strip()] = json.loads(value)
-        except json.JSONDecodeError:
-            out[knob.strip()] = value.strip()
-    return out
 
 
 def main() -> None:

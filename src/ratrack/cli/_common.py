@@ -64,6 +64,22 @@ OPTIONS = {
 }
 
 
+def parse_assignments(spec: str) -> dict:
+    """``"KNOB=VALUE,..."`` (a tool's ``--set``) as a dict; each VALUE read as JSON (``true``,
+    ``0.3``), else kept as a string. An empty spec gives ``{}``; an item without ``=`` raises
+    ``ValueError`` naming it."""
+    out = {}
+    for item in filter(None, spec.split(",")):
+        knob, sep, value = item.partition("=")
+        if not sep or not knob.strip():
+            raise ValueError(f"--set expects KNOB=VALUE items, got {item!r}")
+        try:
+            out[knob.strip()] = json.loads(value)
+        except json.JSONDecodeError:
+            out[knob.strip()] = value.strip()
+    return out
+
+
 def option_error(exc: ConfigError) -> RatrackError:
     """``exc`` with its field shown as the option that sets it (:data:`OPTIONS`)."""
     return RatrackError(exc.message(OPTIONS.get(exc.field, exc.field)))

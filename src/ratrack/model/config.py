@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -176,6 +177,12 @@ class TrackerConfig:
             k = max(1, round(m / self.context)) if m else 0
             sides.append(k + (m - k) % 2)
         return sides[0], sides[1]
+
+    @property
+    def unit_scale(self) -> int:
+        """Index of the match scale nearest 1 (the last box's own size): the scale a lost
+        object's wide search keeps with ``lost_one_scale``, and the one the matcher trains at."""
+        return min(range(len(self.match_scales)), key=lambda i: abs(math.log(self.match_scales[i])))
 
     @property
     def match_kernel(self) -> int:

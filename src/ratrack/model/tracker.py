@@ -380,7 +380,6 @@ class RecurrentTracker(nn.Module):
         templates = self._matched_templates(memory, first)
         scales = state.box.new_tensor(c.match_scales)  # (n,)
         discount = torch.where(scales == 1, 1.0, c.match_penalty)
-        unit = int(scales.log().abs().argmin())  # the scale nearest 1
         lost = int(reads.wide.sum())
         if lost in (0, B):  # one group, all rows
             groups: list[tuple[bool, Tensor | None]] = [(lost > 0, None)]
@@ -398,7 +397,8 @@ class RecurrentTracker(nn.Module):
             b, cells = B if rows is None else len(rows), c.search_cells(wide)
             G = cells + k
             # the scales searched: all, or for lost objects with lost_one_scale the one nearest 1
-            kept = slice(unit, unit + 1) if wide and c.lost_one_scale else slice(None)
+            one = c.unit_scale
+            kept = slice(one, one + 1) if wide and c.lost_one_scale else slice(None)
             searched = reads.match[pick_rows][:, kept]  # (b, n, 4)
             n = searched.shape[1]
             windows = searched.flatten(0, 1)  # (b n, 4)

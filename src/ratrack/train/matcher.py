@@ -63,7 +63,7 @@ def pair_responses(
     inside = valid_masks(windows, (size, size), (S, S))[:, :, top : top + k, top : top + k]
     mask = box_masks(boxes_in_windows(first, windows), size, k) * inside
     kernels = model.match_templates(glimpses, mask)
-    one = list(c.match_scales).index(1.0) if 1.0 in c.match_scales else len(c.match_scales) // 2
+    one = c.unit_scale
     wide = torch.zeros(len(rows), dtype=torch.bool)
     search = model.match_windows(windows, first, wide)[:, one]  # (b, 4)
     pixels = cut_glimpses(Frame.whole(searches), search, c, (G, G))

@@ -53,14 +53,13 @@ def detect_prediction_format(path: str | Path) -> str:
     ``mot`` (as ``ratrack track`` writes by default) or ``kitti`` (``--format kitti``;
     :func:`~ratrack.data.detections.sniff_format`); JSON lines or anything else raise
     ``DataError`` naming the file and line."""
-    for number, text in numbered_lines(path):
-        if text.startswith("{"):
-            raise DataError(
-                "JSON-lines predictions cannot be scored: write them with --format mot or kitti",
-                path,
-                number,
-            )
-        break
+    number, text = next(numbered_lines(path), (0, ""))
+    if text.startswith("{"):
+        raise DataError(
+            "JSON-lines predictions cannot be scored: write them with --format mot or kitti",
+            path,
+            number,
+        )
     return sniff_format(Path(path), ("otb", "mot", "kitti"))
 
 

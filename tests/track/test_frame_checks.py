@@ -56,6 +56,18 @@ def test_update_refuses_non_finite_pixels(tracker):
     assert np.isfinite(tracker.update(frame)).all()  # the state was not poisoned
 
 
+def test_non_finite_pixels_outside_what_is_read_are_no_error(tracker):
+    """Only the pixels the glimpses read are checked (the check over a whole 750x2484 frame
+    cost as much as an update): a NaN far from every object changes nothing."""
+    frame = torch.rand(3, 240, 320)
+    tracker.init(frame, [[10, 10, 22, 22]])
+    clean = tracker.update(frame)
+    bad = frame.clone()
+    bad[:, 200:, 280:] = float("nan")
+    tracker.init(frame, [[10, 10, 22, 22]])
+    np.testing.assert_array_equal(tracker.update(bad), clean)
+
+
 def test_image_sequence_names_the_frame_that_changes_size(tmp_path):
     import cv2
 

@@ -247,6 +247,21 @@ def test_init_boxes_formats_and_errors():
             parse_init_boxes(["1,1,5,5", box], "xywh", size)
 
 
+def test_auto_init_boxes_keep_the_ground_truths_convention():
+    size = (100, 200)
+    truth = np.array([[10.0, 20, 40, 60], [50, 50, 60, 70]])  # xyxy, as the 1-based file reads
+    read = parse_init_boxes(["11,21,30,40", "51,51,10,20"], "auto", size, truth=truth)
+    assert read.tolist() == truth.tolist()  # copied from the ground truth: read 1-based
+    # a box that is not the ground truth's (here the first, given 0-based) is read 0-based
+    assert parse_init_boxes(["10,20,30,40"], "auto", size, truth=truth).tolist() == [
+        truth[0].tolist()
+    ]
+    assert parse_init_boxes(["11,21,30,40"], "auto", size).tolist() == [[11, 21, 41, 61]]
+    # all boxes or none: one box not in the ground truth makes every box 0-based
+    mixed = parse_init_boxes(["11,21,30,40", "5,5,5,5"], "auto", size, truth=truth)
+    assert mixed.tolist() == [[11, 21, 41, 61], [5, 5, 10, 10]]
+
+
 # --- real data -------------------------------------------------------------------------------
 
 CROSSING_FRAMES = 20
@@ -290,6 +305,24 @@ def test_video_and_image_folder_give_identical_tracks(crossing, tmp_path):
     assert outs[0] == outs[1]
     rec = read_mot_file(tmp_path / "folder.txt")
     assert rec.frame.tolist() == list(range(1, CROSSING_FRAMES + 1))
+
+
+def test_the_ground_truths_first_row_as_it_stands_starts_where_the_ground_truth_is(
+    crossing, tmp_path
+):
+    """`ratrack track SEQ --init <the first row of SEQ's groundtruth_rect.txt>` starts on the
+    box the ground truth means (OTB counts from 1), as the 0-based box does; on a video, which
+    has no ground truth, the same numbers are 0-based."""
+    folder, video, _, box = crossing
+    row = ",".join((folder / "groundtruth_rect.txt").read_text().split("\n")[0].split())
+    config = TrackConfig(weights="bmnist", max_frames=2)
+    texts = {}
+    for name, source, init in (("row", folder, row), ("box", folder, box), ("video", video, row)):
+        run_track(source, init=[init], out=tmp_path / f"{name}.txt", config=config)
+        texts[name] = (tmp_path / f"{name}.txt").read_text()
+    assert texts["row"] == texts["box"]
+    first = [float(v) for v in texts["video"].splitlines()[0].split(",")[2:6]]
+    assert first == [float(v) + 1 for v in row.split(",")[:2]] + [17.0, 50.0]
 
 
 def test_eval_sot_of_output_equals_live_evaluation(crossing, tmp_path):

@@ -19,7 +19,13 @@ def track(
     init: Annotated[
         list[str] | None, typer.Option(help="Box x,y,w,h on the first frame (repeatable).")
     ] = None,
-    init_format: Annotated[str, typer.Option(help="--init boxes: xywh, xywh1 or xyxy.")] = "xywh",
+    init_format: Annotated[
+        str,
+        typer.Option(
+            help="--init boxes: xywh (0-based), xywh1, xyxy, or auto: xywh1 when they are the "
+            "sequence's first ground-truth boxes as its file writes them, else xywh."
+        ),
+    ] = "auto",
     init_file: Annotated[
         Path | None, typer.Option(help="MOT or KITTI file: boxes, ids, start frames.")
     ] = None,

@@ -20,26 +20,34 @@ from ratrack.data.detections import (
     read_detection_file,
     read_detection_folder,
 )
+from ratrack.data.otb import gt_files, read_otb_groundtruth
+from ratrack.data.sequence import Sequence
 from ratrack.errors import ConfigError, RatrackError
 from ratrack.track.multi import Starts
 from ratrack.track.online import pretrained_path
 
 log = logging.getLogger(__name__)
 
-INIT_BOX_FORMATS = ("xywh", "xywh1", "xyxy")
+INIT_BOX_FORMATS = ("auto", "xywh", "xywh1", "xyxy")
+ONE_BASED_TRUTH = ("otb", "tlp")  # single-object sequence formats whose ground truth counts from 1
 
 
 def parse_init_boxes(
-    boxes, fmt: str, frame_size: tuple[int, int], field: str = "init"
+    boxes, fmt: str, frame_size: tuple[int, int], field: str = "init", truth=None
 ) -> np.ndarray:
     """``(N, 4)`` xyxy from ``boxes`` (strings ``"x,y,w,h"`` or sequences of 4 numbers in
     ``fmt``); a malformed box or one that breaks :data:`~ratrack.data.detections.BOX_RULE` in the
     ``(H, W)`` frame raises :class:`~ratrack.errors.ConfigError` for ``field`` naming the box's
-    position (1-based)."""
+    position (1-based).
 
+    ``fmt="auto"`` reads the boxes 1-based (``xywh1``) when each of them, so read, is one of
+    ``truth`` (``(K, 4)`` xyxy, the sequence's ground-truth boxes on the first frame as its
+    1-based files give them, :func:`first_truth`): boxes copied from a benchmark's ground truth
+    keep its convention, so the track and the ground truth agree to the pixel. Any other boxes
+    are read 0-based (``xywh``)."""
     if fmt not in INIT_BOX_FORMATS:
         raise ConfigError(f"{field}_format", f"must be one of {', '.join(INIT_BOX_FORMATS)}")
-    out = []
+    given = []
     for k, box in enumerate(boxes, start=1):
         text = box if isinstance(box, str) else ",".join(str(v) for v in box)
         fields = split_fields(text)
@@ -48,13 +56,50 @@ def parse_init_boxes(
         except ValueError:
             values = []
         if len(values) != 4 or not np.isfinite(values).all():
-            raise ConfigError(field, f"#{k} {text!r}: expected four numbers {','.join(fmt)}")
+            shown = "x,y,w,h" if fmt == "auto" else ",".join(fmt)
+            raise ConfigError(field, f"#{k} {text!r}: expected four numbers {shown}")
+        given.append((k, text, values))
+    if fmt == "auto":
+        fmt = "xywh1" if given and _copied(np.array([v for *_, v in given]), truth) else "xywh"
+        if fmt == "xywh1":
+            log.info(
+                "%s: the sequence's first ground-truth boxes, read 1-based as it counts", field
+            )
+    out = []
+    for k, text, values in given:
         xyxy = convert_boxes(torch.tensor(values, dtype=torch.float64), fmt, "xyxy").numpy()
         bad = first_bad_box(xyxy, frame_size)
         if bad is not None:
             raise ConfigError(field, f"#{k} {text!r}: {bad[1]}")
         out.append(xyxy)
     return np.asarray(out, np.float64).reshape(-1, 4)
+
+
+def _copied(values: np.ndarray, truth) -> bool:
+    """Whether every row of ``values`` ``(N, 4)``, read as ``xywh1``, is a row of ``truth``."""
+    if truth is None or not len(truth):
+        return False
+    boxes = convert_boxes(torch.from_numpy(values), "xywh1", "xyxy").numpy()
+    near = np.abs(boxes[:, None] - np.asarray(truth, np.float64)[None]).max(-1) < 1e-6
+    return bool(near.any(1).all())
+
+
+def first_truth(seq: Sequence, frame: int) -> np.ndarray:
+    """``(K, 4)`` xyxy: the boxes that ``seq``'s 1-based ground truth (:data:`ONE_BASED_TRUTH`)
+    gives on ``frame``, one per ground-truth file of an OTB-style folder (a file that does not
+    read is passed over: tracking does not need it), else its ``gt`` row; ``(0, 4)`` without."""
+    rows = []
+    if seq.format in ONE_BASED_TRUTH:
+        tables = [seq.gt] if seq.gt is not None else []
+        if seq.format == "otb" and Path(seq.path).is_dir():
+            for path in gt_files(Path(seq.path)):  # seq.gt is one of them
+                try:
+                    tables.append(read_otb_groundtruth(path))
+                except RatrackError:
+                    continue
+        rows = [table[frame] for table in tables if frame < len(table)]
+    rows = np.asarray(rows, np.float64).reshape(-1, 4)
+    return rows[np.isfinite(rows).all(1)]
 
 
 def plan_starts(

@@ -15,7 +15,9 @@ numbers, and detection or init rows on absent frames are ignored. A MOTChallenge
 Who is tracked:
 
 * ``init``: boxes on the first frame (the first frame with an image), in ``init_format``
-  (``xywh`` 0-based pixels by default, ``xywh1`` 1-based as OTB/MOT write them, or ``xyxy``);
+  (``xywh`` 0-based pixels, ``xywh1`` 1-based as OTB/MOT write them, ``xyxy``, or by default
+  ``auto``: 1-based when the boxes are the sequence's own first ground-truth boxes as its file
+  writes them, else 0-based; :func:`~ratrack.track.inputs.parse_init_boxes`);
 * ``init_file``: a MOTChallenge (1-based frames) or KITTI (0-based) file; each track id starts
   on the first frame with an image on which the file gives it a box, and keeps its id (rows with
   MOT ``conf`` 0 and KITTI ``DontCare`` rows are skipped);
@@ -63,6 +65,7 @@ from ratrack.errors import ConfigError, check_number
 from ratrack.outputs import Interrupted, check_outputs, stop_on_signal
 from ratrack.track.inputs import (
     boxes_only,
+    first_truth,
     kitti_length,
     parse_init_boxes,
     plan_starts,
@@ -212,7 +215,7 @@ def run_track(
     kitti_root: str | Path | None = None,
     sequence: str | None = None,
     init=(),
-    init_format: str = "xywh",
+    init_format: str = "auto",
     init_file: str | Path | None = None,
     detections: str | Path | None = None,
     det_format: str = "auto",
@@ -290,7 +293,8 @@ def run_track(
     frame_size = seq.frame_size()
     if not init and init_file is None and detections is None:
         raise ConfigError("init", ": nothing to track; give init boxes, an init_file or detections")
-    init_xyxy = parse_init_boxes(list(init), init_format, frame_size)
+    truth = first_truth(seq, int(present[0])) if init else None
+    init_xyxy = parse_init_boxes(list(init), init_format, frame_size, truth=truth)
     table = None
     if init_file is not None:
         table = read_init_file(init_file)

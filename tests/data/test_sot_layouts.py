@@ -149,3 +149,48 @@ def test_unknown_prediction_rows_name_the_file_and_line(tmp_path, text, message)
     path.write_text(text)
     with pytest.raises(DataError, match=message):
         detect_prediction_format(path)
+
+
+def _numbered(folder, frames, numbers, rows):
+    """An OTB folder: ``frames`` (cycled) linked as img/0001.jpg... under ``numbers``, and
+    ``groundtruth_rect.txt`` of ``rows``."""
+    (folder / "img").mkdir(parents=True)
+    for k, number in enumerate(numbers):
+        frame = frames[k % len(frames)]
+        (folder / "img" / f"{number:04d}{frame.suffix}").symlink_to(frame)
+    (folder / "groundtruth_rect.txt").write_text("\n".join(_rects(rows)) + "\n")
+    return folder
+
+
+def test_otb_sequences_evaluated_over_part_of_their_frames_read_as_the_toolkit_does(
+    crossing, tmp_path
+):
+    # BlurCar3's img/ starts at frame 1, its 357 ground-truth rows at frame 3 (to 359);
+    # Football1's 74 rows end before the folder's last frames.
+    frames, rows = crossing
+    boxes = [rows[k % FRAMES] for k in range(357)]
+    blur = _numbered(tmp_path / "BlurCar3", frames, range(1, 361), boxes)
+    sequence = open_sequence(blur)
+    assert len(sequence) == 357 and sequence.paths[0].name == "0003.jpg"
+    assert sequence.paths[-1].name == "0359.jpg" and sequence.gt.shape == (357, 4)
+    football = _numbered(tmp_path / "Football1", frames, range(1, 81), boxes[:74])
+    assert [p.name for p in open_sequence(football).paths] == [f"{i:04d}.jpg" for i in range(1, 75)]
+    # the same counts under another name: no toolkit range applies
+    other = _numbered(tmp_path / "Other", frames, range(1, 81), boxes[:74])
+    with pytest.raises(DataError, match="74 boxes for 80 images"):
+        open_sequence(other)
+
+
+def test_a_ground_truth_that_does_not_fit_the_frames_does_not_stop_tracking(crossing, tmp_path):
+    frames, rows = crossing
+    folder = _numbered(tmp_path / "Cut", frames, range(1, FRAMES + 1), rows[:4])
+    out = tmp_path / "cut.txt"
+    x, y, w, h = rows[0]
+    result = CliRunner().invoke(
+        app, ["track", str(folder), "--init", f"{x},{y},{w},{h}", "--out", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    assert len(out.read_text().splitlines()) == FRAMES  # every frame tracked
+    result = CliRunner().invoke(app, ["eval", "sot", str(folder), "--pred", str(out)])
+    assert isinstance(result.exception, DataError)  # scoring needs the ground truth to fit
+    assert "4 boxes for 6 images" in str(result.exception)

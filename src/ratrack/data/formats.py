@@ -53,8 +53,9 @@ def open_sequence(path: str | Path, fmt: str = "auto", **options) -> Sequence:
     """Open a sequence folder or video file as a :class:`Sequence`.
 
     ``fmt`` is one of :data:`SEQUENCE_FORMATS`; ``auto`` detects it from the folder's layout.
-    ``options``: ``gt_file`` (otb), ``track_id`` (mot, kitti: which object ``gt`` follows;
-    without it ``gt`` is set only when the sequence holds exactly one track).
+    ``options``: ``gt_file`` and ``need_truth`` (otb, :func:`open_otb`), ``track_id`` (mot,
+    kitti: which object ``gt`` follows; without it ``gt`` is set only when the sequence holds
+    exactly one track).
     """
     if fmt not in SEQUENCE_FORMATS:
         raise ValueError(f"unknown format {fmt!r}; expected one of {', '.join(SEQUENCE_FORMATS)}")
@@ -71,7 +72,8 @@ def open_sequence(path: str | Path, fmt: str = "auto", **options) -> Sequence:
         "mot": open_mot,
         "kitti": open_kitti_sequence,
     }
-    allowed = {"otb": {"gt_file"}, "mot": {"track_id"}, "kitti": {"track_id"}}.get(fmt, set())
+    allowed = {"otb": {"gt_file", "need_truth"}, "mot": {"track_id"}, "kitti": {"track_id"}}
+    allowed = allowed.get(fmt, set())
     unknown = set(options) - allowed
     if unknown:
         raise ValueError(f"options {sorted(unknown)} do not apply to format {fmt!r}")

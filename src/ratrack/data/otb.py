@@ -5,6 +5,7 @@ folder itself + ``groundtruth.txt``) all read this way."""
 
 from __future__ import annotations
 
+import logging
 import math
 from pathlib import Path
 
@@ -15,6 +16,8 @@ from ratrack.data._text import numbered_lines, split_fields
 from ratrack.data.images import list_images, natural_key
 from ratrack.data.sequence import ImageSequence
 from ratrack.errors import DataError
+
+log = logging.getLogger(__name__)
 
 
 def check_box_size(w: float, h: float, path: object, line: int) -> None:
@@ -73,9 +76,41 @@ def frames_folder(folder: Path) -> Path:
     return next((folder / sub for sub in ("img", "color") if (folder / sub).is_dir()), folder)
 
 
-def open_otb(path: str | Path, *, gt_file: str | None = None) -> ImageSequence:
+# The first and last frame that OTB's own toolkit (its configSeqs.m) evaluates for the OTB-100
+# sequences whose img/ holds more frames than their ground truth has rows; frames are the
+# numbers in the image names.
+OTB_FRAME_RANGES = {
+    "blurcar1": (247, 988),
+    "blurcar3": (3, 359),
+    "blurcar4": (18, 397),
+    "david": (300, 770),
+    "diving": (1, 215),
+    "football1": (1, 74),
+    "freeman3": (1, 460),
+    "freeman4": (1, 283),
+}
+
+
+def toolkit_frames(name: str, images: list[Path], rows: int) -> list[Path] | None:
+    """The images of :data:`OTB_FRAME_RANGES`' range for the sequence ``name`` when its
+    ground truth has exactly one row per frame of the range and every frame's image is there
+    (found by the number in its name); else ``None``."""
+    first, last = OTB_FRAME_RANGES.get(name.lower(), (0, -1))
+    if rows != last - first + 1:
+        return None
+    numbered = {int(p.stem): p for p in images if p.stem.isdigit()}
+    chosen = [numbered.get(frame) for frame in range(first, last + 1)]
+    return None if None in chosen else chosen  # type: ignore[return-value]
+
+
+def open_otb(
+    path: str | Path, *, gt_file: str | None = None, need_truth: bool = True
+) -> ImageSequence:
     """An OTB-style folder (module docstring; the first ground-truth file unless ``gt_file``
-    names one). The number of boxes must equal the number of images."""
+    names one). The number of boxes must equal the number of images, or the folder be one of
+    :data:`OTB_FRAME_RANGES` (its frames are then that range). Otherwise ``DataError``, or
+    with ``need_truth=False`` (tracking needs frames, not the ground truth) a warning and the
+    sequence of all the images without ground truth."""
     path = Path(path)
     images = list_images(frames_folder(path))
     gt_path = path / gt_file if gt_file else next(iter(gt_files(path)), None)
@@ -83,7 +118,13 @@ def open_otb(path: str | Path, *, gt_file: str | None = None) -> ImageSequence:
         raise DataError("no groundtruth_rect*.txt or groundtruth.txt in folder", path)
     gt = read_otb_groundtruth(gt_path)
     if len(gt) != len(images):
+        images = toolkit_frames(path.name, images, len(gt)) or images
+    if len(gt) != len(images):
         folder = frames_folder(path)
         where = f"{folder.name}/" if folder != path else "the folder"
-        raise DataError(f"{len(gt)} boxes for {len(images)} images in {where}", gt_path)
+        problem = f"{len(gt)} boxes for {len(images)} images in {where}"
+        if need_truth:
+            raise DataError(problem, gt_path)
+        log.warning("%s: %s; the ground truth is not read", gt_path, problem)
+        return ImageSequence(name=path.name, path=path, paths=images, format="otb")
     return ImageSequence(name=path.name, path=path, paths=images, gt=gt, format="otb")

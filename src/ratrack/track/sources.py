@@ -11,7 +11,7 @@ from typing import NamedTuple, TypeVar
 
 import numpy as np
 
-from ratrack.data.formats import open_sequence
+from ratrack.data.formats import detect_format, open_sequence
 from ratrack.data.kitti import KittiTracking
 from ratrack.data.kitti_raw import find_kitti_raw_drives, looks_like_date
 from ratrack.data.sequence import Sequence
@@ -53,7 +53,9 @@ def open_source(
                 raise DataError(f"holds {len(drives)} KITTI raw drives; pass one: {names}", path)
             base, date, drive = drives[0]
             path = base / date / f"{date}_drive_{drive}_sync" if drive else base / date
-    seq = open_sequence(path)
+    fmt = detect_format(path)
+    # a ground truth that does not fit the frames is no reason not to track them
+    seq = open_sequence(path, fmt, **({"need_truth": False} if fmt == "otb" else {}))
     if len(seq) == 0 or len(present_frames(seq)) == 0:
         raise DataError("no frames to track", path)
     return seq

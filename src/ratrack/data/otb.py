@@ -99,8 +99,8 @@ def toolkit_frames(name: str, images: list[Path], rows: int) -> list[Path] | Non
     if rows != last - first + 1:
         return None
     numbered = {int(p.stem): p for p in images if p.stem.isdigit()}
-    chosen = [numbered.get(frame) for frame in range(first, last + 1)]
-    return None if None in chosen else chosen  # type: ignore[return-value]
+    chosen = [numbered[frame] for frame in range(first, last + 1) if frame in numbered]
+    return chosen if len(chosen) == rows else None
 
 
 def open_otb(

@@ -25,14 +25,19 @@ def crossing(data_dir):
     return frames, [[float(v) for v in row.split()] for row in rows]
 
 
-def _layout(folder, frames, sub: str | None, lines: list[str]):
-    """A sequence folder: the frames linked as 00000001.jpg... into ``sub`` (or the folder
-    itself), and ``groundtruth.txt`` of ``lines``."""
+def _layout(folder, frames, sub: str | None, lines: list[str], numbers=None, gt="groundtruth.txt"):
+    """A sequence folder: the frames (cycled) linked as 00000001.jpg... (or under ``numbers``,
+    as OTB's 0001.jpg...) into ``sub`` (or the folder itself), and ``gt`` of ``lines``."""
     where = folder / sub if sub else folder
     where.mkdir(parents=True)
-    for i, frame in enumerate(frames, start=1):
-        (where / f"{i:08d}{frame.suffix}").symlink_to(frame)
-    (folder / "groundtruth.txt").write_text("\n".join(lines) + "\n")
+    if numbers is None:
+        names = [f"{i:08d}" for i in range(1, len(frames) + 1)]
+    else:
+        names = [f"{n:04d}" for n in numbers]
+    for k, name in enumerate(names):
+        frame = frames[k % len(frames)]
+        (where / f"{name}{frame.suffix}").symlink_to(frame)
+    (folder / gt).write_text("\n".join(lines) + "\n")
     return folder
 
 
@@ -152,14 +157,8 @@ def test_unknown_prediction_rows_name_the_file_and_line(tmp_path, text, message)
 
 
 def _numbered(folder, frames, numbers, rows):
-    """An OTB folder: ``frames`` (cycled) linked as img/0001.jpg... under ``numbers``, and
-    ``groundtruth_rect.txt`` of ``rows``."""
-    (folder / "img").mkdir(parents=True)
-    for k, number in enumerate(numbers):
-        frame = frames[k % len(frames)]
-        (folder / "img" / f"{number:04d}{frame.suffix}").symlink_to(frame)
-    (folder / "groundtruth_rect.txt").write_text("\n".join(_rects(rows)) + "\n")
-    return folder
+    """An OTB folder: img/ of ``frames`` under ``numbers``, ``groundtruth_rect.txt`` of ``rows``."""
+    return _layout(folder, frames, "img", _rects(rows), numbers, "groundtruth_rect.txt")
 
 
 def test_otb_sequences_evaluated_over_part_of_their_frames_read_as_the_toolkit_does(

@@ -88,16 +88,16 @@ def first_truth(seq: Sequence, frame: int) -> np.ndarray:
     """``(K, 4)`` xyxy: the boxes that ``seq``'s 1-based ground truth (:data:`ONE_BASED_TRUTH`)
     gives on ``frame``, one per ground-truth file of an OTB-style folder (a file that does not
     read is passed over: tracking does not need it), else its ``gt`` row; ``(0, 4)`` without."""
-    rows = []
-    if seq.format in ONE_BASED_TRUTH:
-        tables = [seq.gt] if seq.gt is not None else []
-        if seq.format == "otb" and Path(seq.path).is_dir():
-            for path in gt_files(Path(seq.path)):  # seq.gt is one of them
-                try:
-                    tables.append(read_otb_groundtruth(path))
-                except RatrackError:
-                    continue
-        rows = [table[frame] for table in tables if frame < len(table)]
+    tables = []
+    if seq.format == "otb":  # seq.gt is one of its files (or none, if it did not fit)
+        for path in gt_files(Path(seq.path)):
+            try:
+                tables.append(read_otb_groundtruth(path))
+            except RatrackError:
+                continue
+    elif seq.format in ONE_BASED_TRUTH and seq.gt is not None:
+        tables.append(seq.gt)
+    rows = [table[frame] for table in tables if frame < len(table)]
     rows = np.asarray(rows, np.float64).reshape(-1, 4)
     return rows[np.isfinite(rows).all(1)]
 

@@ -187,28 +187,37 @@ def _rows(frames: list, ids: list, boxes: list, scores: list) -> TrackRows:
 def ratrack_runner(config: Any = None) -> MotRunner:
     """ratrack's :class:`~ratrack.track.multi.MultiTracker` from boxes alone; ``config`` a
     :class:`~ratrack.track.multi.MultiTrackConfig` for every class, ``None`` for the dashcam
-    defaults per class (:data:`~ratrack.track.multi.DASHCAM`). Rows a frame decides for earlier
-    frames (confirmed tracks' tentative frames, filled gaps) count as reported."""
+    defaults per class (:data:`~ratrack.track.multi.DASHCAM`). The rows are those a file of
+    ``ratrack track`` holds: each frame complete (:meth:`MultiTracker.held`, its time counted
+    as the tracker's), with the tentative frames of confirmed tracks and the filled gaps."""
     from ratrack.track.multi import DASHCAM, Detections, MultiTracker
 
     def run(seq: SequenceDetections) -> tuple[TrackRows, float]:
         # one class per run: its config applies to the class-less detections given
         cfg = config if config is not None else DASHCAM.get(seq.cls)
         multi = MultiTracker(None, cfg)
+        held = multi.held()
         out_f, out_i, out_b, out_s = [], [], [], []
         seconds = 0.0
-        for t, (boxes, scores) in enumerate(seq.frames):
-            det = Detections(boxes, scores)
-            start = time.perf_counter()
-            step = multi.step(None, det)
-            seconds += time.perf_counter() - start
-            for rows in (step, step.backfill):
-                if rows is not None and len(rows.ids):
-                    frame = rows.frame if rows is step.backfill else np.full(len(rows.ids), t)
-                    out_f.append(frame)
+
+        def keep(frames) -> None:
+            for t, _, rows in frames:
+                if len(rows.ids):
+                    out_f.append(np.full(len(rows.ids), t))
                     out_i.append(rows.ids)
                     out_b.append(rows.boxes)
                     out_s.append(rows.scores)
+
+        for t, (boxes, scores) in enumerate(seq.frames):
+            det = Detections(boxes, scores)
+            start = time.perf_counter()
+            done = held.push(t, None, multi.step(None, det))
+            seconds += time.perf_counter() - start
+            keep(done)
+        start = time.perf_counter()
+        done = held.flush()
+        seconds += time.perf_counter() - start
+        keep(done)
         return _rows(out_f, out_i, out_b, out_s), seconds
 
     return run

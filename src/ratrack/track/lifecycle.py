@@ -34,7 +34,9 @@ Output policy: a frame reports its confirmed tracks that matched (at the detecti
 the filter's with ``report_box="filtered"``) and those unmatched for at most ``report_coast``
 frames (at the prediction). Rows can also reach back (:attr:`Step.backfill`): the tentative
 frames of a track confirmed now (``backfill``), and the frames a confirmed track missed when it
-is matched again within ``fill_gaps`` frames (on the line between the two observations).
+is matched again within ``fill_gaps`` frames (on the line between the two observations). With
+``smooth_size`` the rows' widths and heights (with ``smooth_centre`` also their centres) are
+smoothed over time as frames are written (:class:`~ratrack.track.multi.DelayedFrames`).
 
 State (:class:`Tracks`) is explicit and column-wise: one ``(K, 5)`` int table, the ``(K, 5,
 4)`` filters and the ``(K, 5)`` last observations; no per-track objects.
@@ -77,6 +79,10 @@ class MultiTrackConfig:
     report_box: str = "detection"  # matched tracks report the detection's or the filter's box
     backfill: bool = True  # a track's tentative frames are reported when it is confirmed
     fill_gaps: int = 5  # a track found again after missing up to this many frames reports them
+    # reported widths and heights smoothed over the track's frames (Gaussian, sigma in frames,
+    # centres kept; 0: off), by the writer that holds frames back (multi.DelayedFrames)
+    smooth_size: float = 0.0
+    smooth_centre: bool = False  # with smooth_size, the centres too
     camera_shift: bool = False  # shift unmatched predictions by the median first-stage residual
     confirmed_first: bool = False  # stage 1 assigns confirmed tracks before tentative ones
     observation_restart: bool = True  # a track matched after a gap restarts its velocity
@@ -97,6 +103,7 @@ class MultiTrackConfig:
                 "high_score", f"must be <= birth_score ({self.birth_score}), got {self.high_score}"
             )
         check_number("match_expand", self.match_expand, low=0)
+        check_number("smooth_size", self.smooth_size, low=0)
         check_number("direction_weight", self.direction_weight, low=0)
         for name in ("max_misses", "tentative_misses", "report_coast", "fill_gaps"):
             check_number(name, getattr(self, name), low=0, integer=True)

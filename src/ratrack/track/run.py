@@ -185,7 +185,7 @@ def iter_tracks(
     :attr:`MultiTracker.delay` frames when later frames can still add rows to it."""
     timing = timing if timing is not None else Timing()
     starts = starts or {}
-    held = DelayedFrames(multi.delay if detections is not None else 0)
+    held = multi.held() if detections is not None else DelayedFrames(0)
     while True:
         start = time.perf_counter()
         item = next(frames, None)

@@ -456,7 +456,8 @@ class DelayedFrames:
         self._held: deque[list] = deque()  # [t, payload, tracks, _shapes(tracks)]
         # (t, shapes as reported) of the frame leaving and those before it within reach
         self._left: deque[tuple[int, dict]] = deque(maxlen=self.reach + 1)
-        self._rules: dict[str, tuple[list[float] | None, int]] = {}  # class -> _rule
+        self._rules: dict[str, tuple[list[float] | None, bool]] = {}  # class -> _rule
+        self._lines: dict[tuple, tuple[float, ...]] = {}  # (class, *offsets) -> _line
 
     def push(self, t: int, payload: object, tracks: FrameTracks) -> list[tuple]:
         """Take frame ``t``; returns the frames that are complete now, in order."""
@@ -500,9 +501,9 @@ class DelayedFrames:
             for i, (x1, y1, x2, y2) in zip(tracks.ids.tolist(), tracks.boxes.tolist(), strict=True)
         }
 
-    def _rule(self, label: str) -> tuple[list[float] | None, int]:
+    def _rule(self, label: str) -> tuple[list[float] | None, bool]:
         """A class's weights of the frames ``t - reach .. t + reach`` (``None``: not smoothed),
-        and the first of ``(cx, cy, w, h)`` it smooths (0 with ``smooth_centre``, else 2)."""
+        and whether its centres are smoothed too (``smooth_centre``)."""
         if label not in self._rules:
             cfg = self.config_for(label)
             kernel = None
@@ -512,7 +513,7 @@ class DelayedFrames:
                     float(np.exp(-0.5 * (d / cfg.smooth_size) ** 2)) if abs(d) <= reach else 0.0
                     for d in range(-self.reach, self.reach + 1)
                 ]
-            self._rules[label] = (kernel, 0 if cfg.smooth_centre else 2)
+            self._rules[label] = (kernel, cfg.smooth_centre)
         return self._rules[label]
 
     def _leave(self, entry: list) -> tuple:
@@ -534,27 +535,31 @@ class DelayedFrames:
         for row, (i, label) in enumerate(
             zip(tracks.ids.tolist(), tracks.labels.tolist(), strict=True)
         ):
-            kernel, first = self._rule(label)
+            kernel, centre = self._rule(label)
             if kernel is None:
                 continue
-            # weighted least squares of a line through the track's values in frames t + d
-            sw = sd = sdd = 0.0
-            sy, sdy = [0.0] * 4, [0.0] * 4
-            for d, s in near:
-                if i in s:
-                    w = kernel[d + self.reach]
-                    sw += w
-                    sd += w * d
-                    sdd += w * d * d
-                    for j in range(first, 4):
-                        sy[j] += w * s[i][j]
-                        sdy[j] += w * d * s[i][j]
-            det = sw * sdd - sd * sd
-            shape = list(shapes[i])
-            for j in range(first, 4):  # the line's value at d = 0 (one frame alone: as it is)
-                shape[j] = (sdd * sy[j] - sd * sdy[j]) / det if det > 1e-9 else sy[j] / sw
-            cx, cy, w, h = shape
+            found = [(d, s[i]) for d, s in near if i in s]
+            cx = cy = w = h = 0.0
+            for c, (_, (x, y, u, v)) in zip(self._line(label, found), found, strict=True):
+                cx, cy, w, h = cx + c * x, cy + c * y, w + c * u, h + c * v
+            if not centre:  # the centre as reported
+                cx, cy = shapes[i][:2]
             if boxes is None:
                 boxes = tracks.boxes.copy()
             boxes[row] = (cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2)
         return tracks if boxes is None else tracks._replace(boxes=boxes)
+
+    def _line(self, label: str, found: list[tuple[int, tuple]]) -> tuple[float, ...]:
+        """The weights that give, from a class's values at the frame offsets ``d`` of
+        ``found``, the value at ``d = 0`` of their weighted least-squares line (one frame
+        alone: its value). They depend on the offsets only, so they are kept per offsets."""
+        key = (label, *(d for d, _ in found))
+        if key not in self._lines:
+            kernel = self._rule(label)[0]
+            d = np.array(key[1:], np.float64)
+            w = np.array([kernel[k + self.reach] for k in key[1:]])
+            sw, sd, sdd = w.sum(), (w * d).sum(), (w * d * d).sum()
+            det = sw * sdd - sd * sd
+            coef = w * (sdd - sd * d) / det if det > 1e-9 else w / sw
+            self._lines[key] = tuple(coef.tolist())
+        return self._lines[key]

@@ -79,8 +79,8 @@ class MultiTrackConfig:
     report_box: str = "detection"  # matched tracks report the detection's or the filter's box
     backfill: bool = True  # a track's tentative frames are reported when it is confirmed
     fill_gaps: int = 5  # a track found again after missing up to this many frames reports them
-    # reported widths and heights smoothed over the track's frames (Gaussian, sigma in frames,
-    # centres kept; 0: off), by the writer that holds frames back (multi.DelayedFrames)
+    # reported widths and heights from a line fitted to the track's frames within two sigmas
+    # (Gaussian weights, sigma in frames; 0: off), as frames are written (multi.DelayedFrames)
     smooth_size: float = 0.0
     smooth_centre: bool = False  # with smooth_size, the centres too
     camera_shift: bool = False  # shift unmatched predictions by the median first-stage residual

@@ -28,7 +28,7 @@ frames then (``backfill``), and a track found after a short gap reports the fram
 (``fill_gaps``). Those rows come in :attr:`FrameTracks.backfill`; :attr:`MultiTracker.delay`
 says how many frames back they can reach, and :class:`DelayedFrames` holds a stream back by that
 many frames so every frame is written complete (:meth:`MultiTracker.held` makes one that also
-smooths the sizes of the classes with ``smooth_size``).
+smooths the boxes of the classes with ``smooth_size``).
 """
 
 from __future__ import annotations

@@ -531,7 +531,7 @@ class DelayedFrames:
         for f, _, _, s in itertools.islice(self._held, self.reach):
             if f <= t + self.reach:
                 near.append((f - t, s))
-        boxes = None
+        rows, smoothed = [], []
         for row, (i, label) in enumerate(
             zip(tracks.ids.tolist(), tracks.labels.tolist(), strict=True)
         ):
@@ -544,16 +544,21 @@ class DelayedFrames:
                 cx, cy, w, h = cx + c * x, cy + c * y, w + c * u, h + c * v
             if not centre:  # the centre as reported
                 cx, cy = shapes[i][:2]
-            if boxes is None:
-                boxes = tracks.boxes.copy()
-            boxes[row] = (cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2)
-        return tracks if boxes is None else tracks._replace(boxes=boxes)
+            rows.append(row)
+            smoothed.append((cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2))
+        if len(rows) == len(tracks.ids):
+            return tracks._replace(boxes=np.array(smoothed))
+        if not rows:
+            return tracks
+        boxes = tracks.boxes.copy()
+        boxes[rows] = smoothed
+        return tracks._replace(boxes=boxes)
 
     def _line(self, label: str, found: list[tuple[int, tuple]]) -> tuple[float, ...]:
         """The weights that give, from a class's values at the frame offsets ``d`` of
         ``found``, the value at ``d = 0`` of their weighted least-squares line (one frame
         alone: its value). They depend on the offsets only, so they are kept per offsets."""
-        key = (label, *(d for d, _ in found))
+        key = (label, *[d for d, _ in found])
         if key not in self._lines:
             kernel = self._rule(label)[0]
             d = np.array(key[1:], np.float64)

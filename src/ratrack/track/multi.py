@@ -197,6 +197,11 @@ class MultiTracker:
         return self.class_configs.get(label, self.config)
 
     @property
+    def _configs(self) -> tuple[MultiTrackConfig, ...]:
+        """The default config and every class's."""
+        return (self.config, *self.class_configs.values())
+
+    @property
     def ids(self) -> list[int]:
         """Public ids of the live objects (tentative ones included), ascending."""
         return sorted(int(i) for g in self.groups.values() for i in g.ids)
@@ -205,7 +210,7 @@ class MultiTracker:
     def delay(self) -> int:
         """Frames back that a step's :attr:`FrameTracks.backfill` rows can reach."""
         out = 0
-        for cfg in (self.config, *self.class_configs.values()):
+        for cfg in self._configs:
             span = (cfg.min_hits - 1) * (1 + cfg.tentative_misses) if cfg.backfill else 0
             out = max(out, span, cfg.fill_gaps, size_reach(cfg.smooth_size))
         return out
@@ -213,9 +218,7 @@ class MultiTracker:
     def held(self) -> DelayedFrames:
         """A :class:`DelayedFrames` for this tracker's steps: held back by :attr:`delay`,
         boxes smoothed per class as its config says (``smooth_size``, ``smooth_centre``)."""
-        reach = max(
-            size_reach(cfg.smooth_size) for cfg in (self.config, *self.class_configs.values())
-        )
+        reach = max(size_reach(cfg.smooth_size) for cfg in self._configs)
         if not reach:
             return DelayedFrames(self.delay)
         return DelayedFrames(self.delay, self.config_for, reach)

@@ -15,6 +15,16 @@ against the first frame's template (issue #13, part 3), and when its scale penal
 the boxes of ``bmnist.pt`` on 20 Bouncing MNIST test clips and of ``natural.pt`` on the whole of
 ``otb/BlurCar2`` and ``otb/Crossing``, each tracked from the first ground-truth box through the
 public :class:`ratrack.Tracker` API on one thread.
+
+Float rounding differs between CPUs (their vector units and the libraries' kernels for them),
+and the recurrent tracker amplifies it: on an AMD EPYC machine (session 12; the reference was
+recorded on another CPU) the shipped code's natural boxes first differ from it by more than
+1e-3 px at frame 31 of BlurCar2 and 55 of Crossing, by more than 0.1 px at frames 88 and 67,
+and by up to 15 px later, where the box sits on another part of the car (mean IoU with the
+reference 0.943 and 0.908); bmnist's by up to 0.028 px. So the natural boxes must equal the
+reference to 0.01 px over the first ``STEADY`` frames, where a change of the computation shows
+and rounding has not grown yet, and overlap it at a mean IoU of at least ``MIN_IOU`` over the
+whole sequence; bmnist's 29 steps must equal it to ``BMNIST_ATOL``.
 """
 
 from __future__ import annotations
@@ -33,7 +43,10 @@ from ratrack.eval.bmnist import TEST_SEED, evaluation_clips
 REFERENCE = Path(__file__).with_name("same_boxes.npz")
 BMNIST_CLIPS = 20
 NATURAL_SEQUENCES = ("BlurCar2", "Crossing")
-ATOL = 1e-3  # pixels
+ATOL = 1e-2  # pixels, over the first STEADY frames
+STEADY = 20
+MIN_IOU = 0.85  # mean IoU with the reference's boxes, whole sequence
+BMNIST_ATOL = 0.05  # pixels
 
 
 def bmnist_boxes() -> np.ndarray:
@@ -57,15 +70,26 @@ def natural_boxes(folder: Path) -> np.ndarray:
     return np.asarray([tracker.update(frame)[0] for frame in frames], dtype=np.float32)
 
 
+def mean_iou(a: np.ndarray, b: np.ndarray) -> float:
+    """Mean IoU of matching rows of xyxy boxes ``a`` and ``b`` ``(T, 4)``."""
+    lt, rb = np.maximum(a[:, :2], b[:, :2]), np.minimum(a[:, 2:], b[:, 2:])
+    inter = np.clip(rb - lt, 0, None).prod(1)
+    union = np.prod(a[:, 2:] - a[:, :2], 1) + np.prod(b[:, 2:] - b[:, :2], 1) - inter
+    return float(np.mean(inter / union))
+
+
 def test_bmnist_boxes_are_unchanged(one_thread):
     reference = np.load(REFERENCE)["bmnist"]
-    np.testing.assert_allclose(bmnist_boxes(), reference, rtol=0, atol=ATOL)
+    np.testing.assert_allclose(bmnist_boxes(), reference, rtol=0, atol=BMNIST_ATOL)
 
 
 @pytest.mark.parametrize("name", NATURAL_SEQUENCES)
 def test_natural_boxes_are_unchanged(one_thread, data_dir, name):
     reference = np.load(REFERENCE)[name]
-    np.testing.assert_allclose(natural_boxes(data_dir / "otb" / name), reference, rtol=0, atol=ATOL)
+    boxes = natural_boxes(data_dir / "otb" / name)
+    assert boxes.shape == reference.shape
+    np.testing.assert_allclose(boxes[:STEADY], reference[:STEADY], rtol=0, atol=ATOL)
+    assert mean_iou(boxes, reference) >= MIN_IOU
 
 
 if __name__ == "__main__":  # record the reference: python tests/track/test_same_boxes.py DATA

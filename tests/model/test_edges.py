@@ -15,6 +15,7 @@ from ratrack.model.correlation import (
     box_masks,
     correlation_response,
     fft_size,
+    frame_reach,
     masked_ncc,
     masked_ncc_at,
     template_kernels,
@@ -183,3 +184,38 @@ def test_one_placement_on_a_near_uniform_patch_keeps_its_spread():
         at, _ = masked_ncc_at(search, valid, kernel, mask, torch.tensor([where]))
         assert abs(at.item()) <= 1
         assert at.item() == pytest.approx(exact[0, where[0], where[1]].item(), abs=1e-5)
+
+
+def test_a_wide_search_past_the_frame_is_matched_on_its_crop_alone(data_dir):
+    """A lost object's wide match glimpse at a frame's corner reaches far past two edges: only
+    the rows and columns that placements touching the frame read are matched
+    (:meth:`RecurrentTracker._search`, :func:`frame_reach`), and they give the whole glimpse's
+    scores to float rounding (their FFT is smaller); every placement outside them scores -1
+    in the whole glimpse too. On ``otb/BlurCar2``'s first frames, a box at the bottom-left
+    corner."""
+    sequence = open_sequence(data_dir / "otb" / "BlurCar2", "otb")
+    tracker = Tracker.from_pretrained("natural")
+    model, c = tracker.model, tracker.model.config
+    tracker.init(sequence.frame(0), np.array([[2.0, 380.0, 90.0, 470.0]]), fmt="xyxy")
+    state = tracker._state
+    memory, first, mask = model._templates(state)
+    templates = model._matched_templates(memory, first)
+    k, cells = c.match_kernel, c.search_cells(True)
+    G = cells + k
+    windows = model.match_windows(state.window, state.box, torch.ones(1, dtype=torch.bool))
+    windows = windows[:, c.unit_scale]  # (1, 4): the one scale a lost object is searched at
+    frame = _tensor(sequence.frame(1))
+    glimpses = cut_glimpses(frame, windows, c, (G, G))
+    valid = valid_masks(windows, (G, G), frame.shape[-2:])
+    whole = model.match_response(model.match_maps(glimpses), valid, templates, mask, cells)
+
+    (top, bottom), (left, right) = frame_reach(valid, k)
+    maps, _, response, corner = model._search(glimpses, valid, templates, mask, cells, None)
+    assert corner == (top, left) and maps.shape[-2:] == (bottom - top, right - left)
+    assert maps.shape[-2] * maps.shape[-1] < G * G / 2  # the part matched
+    assert (response > -1).sum() > 1000  # placements on the frame, scored
+    torch.testing.assert_close(response, whole, rtol=0, atol=1e-3)
+    assert response.argmax() == whole.argmax()
+    inside = torch.zeros_like(whole, dtype=torch.bool)
+    inside[:, top : bottom - k + 1, left : right - k + 1] = True
+    assert torch.all(whole[~inside] == -1) and torch.all(response[~inside] == -1)

@@ -88,19 +88,43 @@ def _smooth(n: int) -> int:
         n += 1
 
 
-def zero_padded(glimpses: Tensor, valid: Tensor, cells: int) -> tuple[Tensor, Tensor]:
+def zero_padded(
+    glimpses: Tensor, valid: Tensor, cells: int, square: tuple[int, int, int, int] | None = None
+) -> tuple[Tensor, Tensor]:
     """A match glimpse ``(B, C, G, G)`` with its validity ``valid`` ``(B, 1, G, G)`` as the
     original matcher saw it: only its central ``cells`` square is the search glimpse, and the
     ring around it (half a template wide) is that glimpse's zero padding. Returns the glimpse
     with the ring set to zero and the evidence mask for :func:`masked_ncc`: the ring always
     counts (as zero-valued pixels, wherever it lies), the central square where it lies inside
     the frame. Pass ``valid`` itself as ``masked_ncc``'s ``inside``, so the visible share
-    still counts the frame only."""
-    G = glimpses.shape[-1]
-    edge = (G - cells) // 2
+    still counts the frame only. ``square``: where the central square's rows and columns
+    ``(top, left, bottom, right)`` (ends excluded) lie when the glimpses are a crop of the
+    whole ones (:meth:`RecurrentTracker._match`); by default at the centre."""
+    if square is None:
+        edge = (glimpses.shape[-1] - cells) // 2
+        square = (edge, edge, edge + cells, edge + cells)
+    top, left, bottom, right = (max(0, side) for side in square)
     core = torch.zeros_like(valid)
-    core[:, :, edge : edge + cells, edge : edge + cells] = 1
+    core[:, :, top:bottom, left:right] = 1
     return glimpses * core, valid * core + 1 - core
+
+
+def frame_reach(valid: Tensor, k: int) -> tuple[tuple[int, int], tuple[int, int]]:
+    """The rows ``(top, bottom)`` and columns ``(left, right)`` (ends excluded) of glimpses
+    whose samples inside the frame are ``valid`` ``(B, 1, h, w)`` that the placements of a
+    ``k`` wide template read when they cover a sample inside the frame in any of the glimpses.
+    Every other placement has no share inside the frame (:func:`masked_ncc`'s ``visible`` is
+    0), so matching that part of the glimpses alone gives every score that can count. All of
+    an axis when no sample is inside."""
+    reach = []
+    for axis, side in ((3, valid.shape[2]), (2, valid.shape[3])):  # rows, then columns
+        inside = valid.amax((0, 1, axis)).nonzero()
+        if not len(inside):
+            reach.append((0, side))
+            continue
+        first, last = int(inside[0, 0]), int(inside[-1, 0])
+        reach.append((max(0, first - k + 1), min(side, last + k)))
+    return reach[0], reach[1]
 
 
 def fft_size(h: int, w: int) -> tuple[int, int]:
@@ -200,15 +224,19 @@ def masked_nccs(
     planes = C + 2 * P + 1 + (inside is not None)
     signals = search.new_zeros(B, planes, *size)
     x = signals[:, :, :h, :w]  # (B, planes, h, w)
-    cells_valid = valid.sum((1, 2, 3), keepdim=True)  # (B, 1, 1, 1)
+    framed = valid if inside is None else inside
+    cells_framed = framed.sum((1, 2, 3), keepdim=True)  # (B, 1, 1, 1)
     first = 0
     for i, part in enumerate(search.split(parts, 1)):
         c = part.shape[1]
-        # Subtracting one constant, the glimpse's valid mean over the part's channels, changes
-        # no NCC and keeps the sums of squares small (a mean per channel would: the template
-        # is zero-mean over its part's channels together, not per channel).
-        count = (c * cells_valid).clamp(min=1)
-        s = (part - (part * valid).sum((1, 2, 3), keepdim=True) / count) * valid  # (B, c, h, w)
+        # Subtracting one constant, the mean over the part's channels of the samples inside
+        # the frame, changes no NCC and keeps the sums of squares small (a mean per channel
+        # would: the template is zero-mean over its part's channels together, not per
+        # channel). Zero padding is left out of it, so that a crop of the glimpse holding every
+        # sample inside the frame subtracts the same constant (RecurrentTracker._match).
+        count = (c * cells_framed).clamp(min=1)
+        centre = (part * framed).sum((1, 2, 3), keepdim=True) / count
+        s = (part - centre) * valid  # (B, c, h, w)
         x[:, first : first + c] = s
         x[:, C + 2 * i : C + 2 * i + 1] = s.sum(1, keepdim=True)
         x[:, C + 2 * i + 1 : C + 2 * i + 2] = s.square().sum(1, keepdim=True)

@@ -82,6 +82,7 @@ from ratrack.model.correlation import (
     box_masks,
     correlation_response,
     fft_size,
+    frame_reach,
     masked_ncc_at,
     masked_nccs,
     response_features,
@@ -290,20 +291,22 @@ class RecurrentTracker(nn.Module):
         mask: Tensor,
         cells: int | None,
         spectra: Tensor | None = None,
+        square: tuple[int, int, int, int] | None = None,
     ) -> Tensor:
         """Each placement's match of ``templates`` ``(B', C', k, k)`` (pixel templates, then the
-        learned ones; see :meth:`match_maps`) with ``mask`` over ``maps`` ``(B, C', G, G)``
+        learned ones; see :meth:`match_maps`) with ``mask`` over ``maps`` ``(B, C', h, w)``
         (:meth:`match_maps`; each template serves ``B / B'`` consecutive maps, e.g. the scales
         of one object) whose samples inside the frame are ``valid``: the pixel NCC blended
         ``match_blend`` of the way to the learned NCC, times the template's share inside the
-        frame, and -1 where that share is below ``min_visible``: ``(B, G-k+1, G-k+1)``.
+        frame, and -1 where that share is below ``min_visible``: ``(B, h-k+1, w-k+1)``.
 
         ``cells``: the search glimpse's side when the ring around it is zero padding
         (:func:`zero_padded`, the implicit motion prior); ``None``: no padding. ``spectra``:
-        :meth:`match_spectra` of ``templates`` when kept (at this glimpse's FFT size)."""
+        :meth:`match_spectra` of ``templates`` when kept (at this glimpse's FFT size).
+        ``square``: where that search glimpse lies in ``maps`` cropped (:func:`zero_padded`)."""
         inside = None
         if cells is not None:
-            maps, evidence = zero_padded(maps, valid, cells)
+            maps, evidence = zero_padded(maps, valid, cells, square)
             valid, inside = evidence, valid
         nccs, visible = masked_nccs(
             maps, valid, templates, mask, self._channels(), inside, spectra=spectra
@@ -350,6 +353,39 @@ class RecurrentTracker(nn.Module):
         """The last two dimensions of :meth:`match_spectra`."""
         n_h, n_w = self._search_fft(wide)
         return n_h, n_w // 2 + 1
+
+    def _search(
+        self,
+        glimpses: Tensor,
+        valid: Tensor,
+        templates: Tensor,
+        mask: Tensor,
+        cells: int,
+        spectra: Tensor | None,
+    ) -> tuple[Tensor, Tensor, Tensor, tuple[int, int]]:
+        """:meth:`match_response` of match ``glimpses`` ``(B, C, G, G)`` (``cells`` placements
+        a side) inside the frame where ``valid``: ``(maps, valid, response, (top, left))``, the
+        maps and validity of the part matched, from row ``top`` and column ``left``, and the
+        response ``(B, cells + 1, cells + 1)``. Only the rows and columns that placements
+        touching the frame read (:func:`frame_reach`) are matched, when that saves a quarter of
+        the work or more (glimpses reaching far past the frame's edges, a lost object's wide
+        ones above all, shrink several times): the same scores to float rounding, the other
+        placements -1 as ever. ``spectra`` (:meth:`match_spectra`, or None) serve the whole."""
+        k, G = self.config.match_kernel, glimpses.shape[-1]
+        padded = cells if self.config.match_padding == "zeros" else None
+        (top, bottom), (left, right) = frame_reach(valid, k)
+        if (bottom - top) * (right - left) > 0.75 * G * G:  # little to save: all of it
+            maps = self.match_maps(glimpses)
+            response = self.match_response(maps, valid, templates, mask, padded, spectra)
+            return maps, valid, response, (0, 0)
+        glimpses = glimpses[:, :, top:bottom, left:right]
+        valid = valid[:, :, top:bottom, left:right]
+        maps = self.match_maps(glimpses)
+        square = (k // 2 - top, k // 2 - left, k // 2 + cells - top, k // 2 + cells - left)
+        part = self.match_response(maps, valid, templates, mask, padded, None, square)
+        response = part.new_full((part.shape[0], cells + 1, cells + 1), -1.0)
+        response[:, top : top + part.shape[1], left : left + part.shape[2]] = part
+        return maps, valid, response, (top, left)
 
     @torch.no_grad()
     def _match(
@@ -409,18 +445,12 @@ class RecurrentTracker(nn.Module):
                 pixels = pixels[pick_rows].repeat_interleave(n, 0)
             glimpses = cut_glimpses(frame._replace(pixels=pixels), windows, c, (G, G))
             valid = valid_masks(windows, (G, G), frame.size)  # (b n, 1, G, G)
-            maps = self.match_maps(glimpses)  # (b n, C', G, G)
             spectra = None  # masked_ncc transforms the templates itself
             if state.spectra.shape[-2:] == self.match_spectra_shape(wide):
                 spectra = state.spectra[pick_rows]  # kept since the templates last changed
-            response = self.match_response(
-                maps,
-                valid,
-                templates[pick_rows],
-                mask[pick_rows],
-                cells if padded else None,
-                spectra,
-            )  # (b n, cells + 1, cells + 1); one template per object serves its n scales
+            maps, valid, response, (top, left) = self._search(
+                glimpses, valid, templates[pick_rows], mask[pick_rows], cells, spectra
+            )  # response (b n, cells + 1, cells + 1); one template per object, n scales
             ranked = response  # what places the box; the score is the response itself
             if c.match_window > 0 and not wide:
                 hann = torch.hann_window(cells + 3, periodic=False, dtype=response.dtype)[1:-1]
@@ -451,8 +481,12 @@ class RecurrentTracker(nn.Module):
                 # the maps and their validity under the chosen placement, cut from the chosen
                 # glimpses in place: (b, C' + 1, k, k)
                 offsets = torch.arange(k, device=where.device)
-                ys = (at[:, 0:1] + offsets)[:, :, None]  # (b, k, 1)
-                xs = (at[:, 1:2] + offsets)[:, None, :]  # (b, 1, k)
+                # in the maps matched: a placement that scored lies in them, one that did not
+                # (nothing matched at all) is clamped into them
+                at_crop = at - at.new_tensor([top, left])
+                at_crop = torch.minimum(at_crop.clamp(min=0), at.new_tensor(maps.shape[-2:]) - k)
+                ys = (at_crop[:, 0:1] + offsets)[:, :, None]  # (b, k, 1)
+                xs = (at_crop[:, 1:2] + offsets)[:, None, :]  # (b, 1, k)
                 chosen = pick[:, None, None]  # (b, 1, 1)
                 cut = torch.cat((maps[chosen, :, ys, xs], valid[chosen, :, ys, xs]), -1)
                 cut = cut.permute(0, 3, 1, 2)  # (b, C' + 1, k, k)

@@ -99,7 +99,7 @@ def zero_padded(
     the frame. Pass ``valid`` itself as ``masked_ncc``'s ``inside``, so the visible share
     still counts the frame only. ``square``: where the central square's rows and columns
     ``(top, left, bottom, right)`` (ends excluded) lie when the glimpses are a crop of the
-    whole ones (:meth:`RecurrentTracker._match`); by default at the centre."""
+    whole ones (:meth:`RecurrentTracker._search`); by default at the centre."""
     if square is None:
         edge = (glimpses.shape[-1] - cells) // 2
         square = (edge, edge, edge + cells, edge + cells)
@@ -233,7 +233,7 @@ def masked_nccs(
         # the frame, changes no NCC and keeps the sums of squares small (a mean per channel
         # would: the template is zero-mean over its part's channels together, not per
         # channel). Zero padding is left out of it, so that a crop of the glimpse holding every
-        # sample inside the frame subtracts the same constant (RecurrentTracker._match).
+        # sample inside the frame subtracts the same constant (RecurrentTracker._search).
         count = (c * cells_framed).clamp(min=1)
         centre = (part * framed).sum((1, 2, 3), keepdim=True) / count
         s = (part - centre) * valid  # (B, c, h, w)

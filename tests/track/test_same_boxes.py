@@ -39,6 +39,7 @@ import torch
 from ratrack import Tracker
 from ratrack.data.formats import open_sequence
 from ratrack.eval.bmnist import TEST_SEED, evaluation_clips
+from ratrack.eval.metrics import frame_ious
 
 REFERENCE = Path(__file__).with_name("same_boxes.npz")
 BMNIST_CLIPS = 20
@@ -70,14 +71,6 @@ def natural_boxes(folder: Path) -> np.ndarray:
     return np.asarray([tracker.update(frame)[0] for frame in frames], dtype=np.float32)
 
 
-def mean_iou(a: np.ndarray, b: np.ndarray) -> float:
-    """Mean IoU of matching rows of xyxy boxes ``a`` and ``b`` ``(T, 4)``."""
-    lt, rb = np.maximum(a[:, :2], b[:, :2]), np.minimum(a[:, 2:], b[:, 2:])
-    inter = np.clip(rb - lt, 0, None).prod(1)
-    union = np.prod(a[:, 2:] - a[:, :2], 1) + np.prod(b[:, 2:] - b[:, :2], 1) - inter
-    return float(np.mean(inter / union))
-
-
 def test_bmnist_boxes_are_unchanged(one_thread):
     reference = np.load(REFERENCE)["bmnist"]
     np.testing.assert_allclose(bmnist_boxes(), reference, rtol=0, atol=BMNIST_ATOL)
@@ -89,7 +82,7 @@ def test_natural_boxes_are_unchanged(one_thread, data_dir, name):
     boxes = natural_boxes(data_dir / "otb" / name)
     assert boxes.shape == reference.shape
     np.testing.assert_allclose(boxes[:STEADY], reference[:STEADY], rtol=0, atol=ATOL)
-    assert mean_iou(boxes, reference) >= MIN_IOU
+    assert frame_ious(boxes, reference).mean() >= MIN_IOU
 
 
 if __name__ == "__main__":  # record the reference: python tests/track/test_same_boxes.py DATA

@@ -481,10 +481,9 @@ class RecurrentTracker(nn.Module):
                 # the maps and their validity under the chosen placement, cut from the chosen
                 # glimpses in place: (b, C' + 1, k, k)
                 offsets = torch.arange(k, device=where.device)
-                # in the maps matched: a placement that scored lies in them, one that did not
-                # (nothing matched at all) is clamped into them
-                at_crop = at - at.new_tensor([top, left])
-                at_crop = torch.minimum(at_crop.clamp(min=0), at.new_tensor(maps.shape[-2:]) - k)
+                # in the maps matched: a placement that scored lies in them; one that did not
+                # (nothing matched, at is the first placement) moves to their first
+                at_crop = (at - at.new_tensor([top, left])).clamp(min=0)
                 ys = (at_crop[:, 0:1] + offsets)[:, :, None]  # (b, k, 1)
                 xs = (at_crop[:, 1:2] + offsets)[:, None, :]  # (b, 1, k)
                 chosen = pick[:, None, None]  # (b, 1, 1)

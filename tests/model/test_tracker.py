@@ -337,3 +337,28 @@ def test_gaussian_location_policy_explores_only_in_training():
     c.log_probs.sum().backward()
     assert explorer.loc_head[-1].weight.grad.abs().sum() > 0
     assert all(p.grad is None for p in explorer.track_head.parameters())
+
+
+@pytest.mark.parametrize("scores", [(0.9, 0.8), (0.9, 0.1), (0.1, 0.2)])
+def test_a_step_reads_nothing_back_from_the_device(scores):
+    """Issue #14: with its windows given, a step of the shipped natural model (learned
+    matching, template memory, zero padding) never waits on the device for a value. On the
+    meta device any such read fails, so the step must run there: objects normal, mixed with
+    lost ones, or all lost."""
+    from ratrack.track.online import Tracker
+
+    model = Tracker.from_pretrained("natural").model
+    torch.manual_seed(0)
+    frame = torch.rand(1, 3, 120, 160)
+    boxes = torch.tensor([[60.0, 40.0, 84.0, 70.0], [0.0, 0.0, 30.0, 24.0]])
+    with torch.no_grad():
+        state = model.init_state(frame, boxes)._replace(score=torch.tensor(scores))
+        reads = model.read_windows(state)
+        assert reads.lost == tuple(s < model.config.lost_score for s in scores)
+        expected, _ = model.step(frame, state, reads=reads)
+        meta = model.to("meta")
+        state = type(state)(*(t.to("meta") for t in state))
+        reads = reads._replace(glimpse=reads.glimpse.to("meta"), match=reads.match.to("meta"))
+        reads = reads._replace(wide=reads.wide.to("meta"))
+        out, after = meta.step(frame.to("meta"), state, reads=reads)
+    assert out.box.shape == expected.box.shape == (2, 4) and after.score.shape == (2,)

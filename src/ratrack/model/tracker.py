@@ -132,6 +132,7 @@ class ReadWindows(NamedTuple):
     glimpse: Tensor  # (B, 4) xyxy window a_t of the conv net's glimpse
     match: Tensor  # (B, n, 4) xyxy match glimpse windows, one per scale; (B, 0, 4) when off
     wide: Tensor  # (B,) bool: the object is lost and searched lost_search times wider
+    lost: tuple[bool, ...] = ()  # ``wide`` read on the host, so that the step need not read it
 
     def union(self) -> Tensor:
         """``(N, 4)``: all the windows, for the part of the frame they read."""
@@ -255,12 +256,15 @@ class RecurrentTracker(nn.Module):
 
     def read_windows(self, state: TrackerState) -> ReadWindows:
         """The windows the next :meth:`step` of ``state`` reads; lost objects (score below
-        ``lost_score``) are searched wider."""
+        ``lost_score``) are searched wider. Which objects are lost is read back to the host
+        here, once, so that the step itself never waits on the device for it."""
         c = self.config
         wide = state.score < c.lost_score  # (B,)
+        lost = tuple(wide.tolist())
         if not c.match_size:
-            return ReadWindows(state.window, state.window.new_zeros(len(wide), 0, 4), wide)
-        return ReadWindows(state.window, self.match_windows(state.window, state.box, wide), wide)
+            return ReadWindows(state.window, state.window.new_zeros(len(wide), 0, 4), wide, lost)
+        match = self.match_windows(state.window, state.box, wide)
+        return ReadWindows(state.window, match, wide, lost)
 
     def match_maps(self, glimpses: Tensor) -> Tensor:
         """Match glimpses ``(B, C, G, G)`` with, when learned matching is on, their
@@ -373,7 +377,10 @@ class RecurrentTracker(nn.Module):
         placements -1 as ever. ``spectra`` (:meth:`match_spectra`, or None) serve the whole."""
         k, G = self.config.match_kernel, glimpses.shape[-1]
         padded = cells if self.config.match_padding == "zeros" else None
-        (top, bottom), (left, right) = frame_reach(valid, k)
+        # The reach is read back from the device: on a CPU that costs nothing; elsewhere the
+        # whole glimpse is matched rather than wait for it.
+        on_cpu = glimpses.device.type == "cpu"
+        (top, bottom), (left, right) = frame_reach(valid, k) if on_cpu else ((0, G), (0, G))
         if (bottom - top) * (right - left) > 0.75 * G * G:  # little to save: all of it
             maps = self.match_maps(glimpses)
             response = self.match_response(maps, valid, templates, mask, padded, spectra)
@@ -416,11 +423,14 @@ class RecurrentTracker(nn.Module):
         templates = self._matched_templates(memory, first)
         scales = state.box.new_tensor(c.match_scales)  # (n,)
         discount = torch.where(scales == 1, 1.0, c.match_penalty)
-        lost = int(reads.wide.sum())
-        if lost in (0, B):  # one group, all rows
-            groups: list[tuple[bool, Tensor | None]] = [(lost > 0, None)]
-        else:
-            groups = [(w, torch.nonzero(reads.wide == w).flatten()) for w in (False, True)]
+        lost = reads.lost if len(reads.lost) == B else tuple(reads.wide.tolist())
+        if len(set(lost)) < 2:  # one group, all rows
+            groups: list[tuple[bool, Tensor | None]] = [(any(lost), None)]
+        else:  # row numbers from the host: nothing is read back from the device
+            groups = [
+                (w, torch.tensor([i for i, x in enumerate(lost) if x == w], device=scales.device))
+                for w in (False, True)
+            ]
         if len(groups) == 1:  # the group's results are the outputs
             matched = features = score = patches = None
         else:

@@ -270,7 +270,10 @@ def masked_nccs(
     if inside is not None:
         products.append(X[:, :, C + 2 * P + 1] * kmask)
     spectrum = torch.stack(products, 2).flatten(0, 1)  # (B, 5P + 1 (+1), n_h, n_w // 2 + 1)
-    full = torch.fft.irfft2(spectrum, s=size)[:, :, k - 1 : h, k - 1 : w]
+    # irfft2 in its two passes, the second over the rows of placements alone (the same
+    # numbers: torch's irfft2 runs these passes, but over every row, copying its input twice)
+    rows = torch.fft.ifft(spectrum, dim=-2)[:, :, k - 1 : h]
+    full = torch.fft.irfft(rows, n=size[1], dim=-1)[:, :, :, k - 1 : w]
     hr, wr = full.shape[-2:]
     dot, t1, t2, s1, s2 = full[:, : 5 * P].view(B, P, 5, hr, wr).unbind(2)  # (B, P, h', w')
     cells = full[:, 5 * P : 5 * P + 1].round()  # (B, 1, h', w')

@@ -300,25 +300,43 @@ def masked_ncc_at(
     ``visible`` ``(B,)`` at the placements ``where`` ``(B, 2)`` (row, column of the ``(h - k +
     1, w - k + 1)`` map; the template covers glimpse rows ``row .. row + k - 1``). Arguments
     otherwise as :func:`masked_ncc` (one template per glimpse, no ``inside``). Costs one
-    ``k x k`` patch per glimpse, not a correlation over all of it.
-
-    The same NCC, computed the stable way: both sides centred on their mean over ``W`` before
-    the products are summed (in float64), so a near-uniform patch cannot lose its spread to
-    cancellation (the FFT's sums of squares can, by up to a few 1e-3 on real frames)."""
-    B, C, _, _ = search.shape
+    ``k x k`` patch per glimpse, not a correlation over all of it (:func:`patch_nccs`)."""
+    B = search.shape[0]
     k = kernels.shape[-1]
     steps = torch.arange(k, device=search.device)
     ys = (where[:, 0:1] + steps)[:, :, None]  # (B, k, 1)
     xs = (where[:, 1:2] + steps)[:, None, :]  # (B, 1, k)
     batch = torch.arange(B, device=search.device)[:, None, None]
-    patch = search[batch, :, ys, xs].permute(0, 3, 1, 2).double()  # (B, C, k, k)
-    cells = mask.double() * valid[batch, :, ys, xs].permute(0, 3, 1, 2)  # (B, 1, k, k): W
+    patch = search[batch, :, ys, xs].permute(0, 3, 1, 2)  # (B, C, k, k)
+    ncc, visible = patch_nccs(patch, valid[batch, :, ys, xs].permute(0, 3, 1, 2), kernels, mask)
+    return ncc[:, 0], visible
+
+
+def patch_nccs(
+    patches: Tensor,
+    valid: Tensor,
+    kernels: Tensor,
+    mask: Tensor,
+    parts: tuple[int, ...] | None = None,
+) -> tuple[Tensor, Tensor]:
+    """Each part's masked NCC of ``kernels`` ``(B, C, k, k)`` with ``patches`` of their size
+    (the template's footprint at one placement), counting the cells where ``mask`` and
+    ``valid`` (``(B, 1, k, k)`` each) are one: ``ncc`` ``(B, P)`` and ``visible`` ``(B,)``, as
+    :func:`masked_nccs` gives at that placement (``parts`` likewise; default one part).
+
+    The same NCC, computed the stable way: both sides centred on their mean over ``W`` before
+    the products are summed (in float64), so a near-uniform patch cannot lose its spread to
+    cancellation (the FFT's sums of squares can, by up to a few 1e-3 on real frames)."""
+    parts = parts or (patches.shape[1],)
+    cells = mask.double() * valid  # (B, 1, k, k): W
     count = cells.sum((1, 2, 3))  # (B,)
-    n = (C * count).clamp(min=1)[:, None, None, None]
-    t, s = kernels.double() * cells, patch * cells
-    t = (t - t.sum((1, 2, 3), keepdim=True) / n) * cells  # centred on W, zero elsewhere
-    s = (s - s.sum((1, 2, 3), keepdim=True) / n) * cells
-    spread = (t.square().sum((1, 2, 3)) * s.square().sum((1, 2, 3))).sqrt()
-    ncc = (t * s).sum((1, 2, 3)) / (spread + 1e-6)
-    ncc = torch.where(count > 0, ncc, torch.zeros_like(ncc)).to(search.dtype)
-    return ncc, (count / mask.sum((1, 2, 3)).clamp(min=1)).to(search.dtype)
+    nccs = []
+    for patch, kernel in zip(patches.split(parts, 1), kernels.split(parts, 1), strict=True):
+        n = (patch.shape[1] * count).clamp(min=1)[:, None, None, None]
+        t, s = kernel.double() * cells, patch.double() * cells
+        t = (t - t.sum((1, 2, 3), keepdim=True) / n) * cells  # centred on W, zero elsewhere
+        s = (s - s.sum((1, 2, 3), keepdim=True) / n) * cells
+        spread = (t.square().sum((1, 2, 3)) * s.square().sum((1, 2, 3))).sqrt()
+        nccs.append((t * s).sum((1, 2, 3)) / (spread + 1e-6))
+    ncc = torch.where(count[:, None] > 0, torch.stack(nccs, 1), 0.0).to(patches.dtype)
+    return ncc, (count / mask.sum((1, 2, 3)).clamp(min=1)).to(patches.dtype)

@@ -83,8 +83,8 @@ from ratrack.model.correlation import (
     correlation_response,
     fft_size,
     frame_reach,
-    masked_ncc_at,
     masked_nccs,
+    patch_nccs,
     response_features,
     template_kernels,
     template_spectra,
@@ -319,15 +319,13 @@ class RecurrentTracker(nn.Module):
         return torch.where(visible >= self.config.min_visible, ncc * visible, -1.0)
 
     def match_score_at(
-        self, maps: Tensor, valid: Tensor, templates: Tensor, mask: Tensor, at: Tensor
+        self, patches: Tensor, valid: Tensor, templates: Tensor, mask: Tensor
     ) -> Tensor:
-        """:meth:`match_response` without padding at one placement per map, ``at`` ``(B, 2)``
-        (row, column), summed directly (:func:`masked_ncc_at`): ``(B,)``."""
-        (ncc, shown), *learned = [
-            masked_ncc_at(m, valid, t, mask, at)
-            for m, t in zip(self._parts(maps), self._parts(templates), strict=True)
-        ]
-        ncc = self._blend(ncc, learned[0][0] if learned else None)
+        """:meth:`match_response` without padding at one placement per object, whose maps
+        under the template (:meth:`match_maps`) are ``patches`` ``(B, C', k, k)``, ``valid``
+        where inside the frame, summed directly (:func:`patch_nccs`): ``(B,)``."""
+        nccs, shown = patch_nccs(patches, valid, templates, mask, self._channels())
+        ncc = self._blend(nccs[:, 0], nccs[:, 1] if nccs.shape[1] > 1 else None)
         return torch.where(shown >= self.config.min_visible, ncc * shown, -1.0)
 
     def match_templates(self, glimpses: Tensor, mask: Tensor) -> Tensor:
@@ -416,7 +414,7 @@ class RecurrentTracker(nn.Module):
         square is zero padding (:func:`zero_padded`): placements are ranked, and the match
         features' peak taken, with it (the original matcher's implicit motion prior); the score
         is the chosen placement's match against the frame's pixels alone, summed at that one
-        placement (:func:`masked_ncc_at`)."""
+        placement (:func:`patch_nccs`)."""
         c = self.config
         B, S, k = state.box.shape[0], c.match_size, c.match_kernel
         memory, first, mask = self._templates(state)
@@ -508,11 +506,7 @@ class RecurrentTracker(nn.Module):
                 # whole of the cut patch.
                 scored = first if c.score_first else templates
                 peak = self.match_score_at(
-                    cut[:, :-1],
-                    cut[:, -1:],
-                    scored[pick_rows],
-                    mask[pick_rows],
-                    torch.zeros_like(at),
+                    cut[:, :-1], cut[:, -1:], scored[pick_rows], mask[pick_rows]
                 )[:, None]
             if rows is None:
                 matched, features, score, patches = box, found, peak[:, 0], patch

@@ -18,6 +18,8 @@ from ratrack.model.correlation import (
     frame_reach,
     masked_ncc,
     masked_ncc_at,
+    masked_nccs,
+    patch_nccs,
     template_kernels,
     template_spectra,
     zero_padded,
@@ -120,6 +122,31 @@ def test_one_placement_and_shared_templates_equal_the_whole_map(car1):
         torch.testing.assert_close(at, ncc[picked], rtol=0, atol=1e-3)  # float32 FFT rounding
         torch.testing.assert_close(at.double(), exact[picked], rtol=0, atol=1e-5)  # closer
         assert torch.equal(shown, visible[picked])
+
+
+def test_patch_nccs_of_two_parts_are_the_maps_at_that_placement(car1):
+    """:func:`patch_nccs` scores each part (pixels and a second, made-up feature part) at one
+    placement from the patch alone, as :func:`masked_nccs` does over the whole map (Car1's
+    corner: the frame's edge cuts the template and the patch)."""
+    frame, following = _tensor(car1.frame(0)), _tensor(car1.frame(1))
+    H, W = frame.shape[-2:]
+    config = TrackerConfig(in_channels=frame.shape[1], match_size=32)
+    k, size = config.match_kernel, 32
+    windows = torch.tensor([[-29.0, -31.0, 61.0, 59.0]])
+    maps = [cut_glimpses(f, windows, config, (size, size)) for f in (frame, following)]
+    maps = [torch.cat((m, m.square(), m.flip(-1)), 1) for m in maps]  # parts of 3 and 6
+    parts = (frame.shape[1], 2 * frame.shape[1])
+    top = (size - k) // 2
+    valid = valid_masks(windows, (size, size), (H, W))
+    mask = (torch.rand(1, 1, k, k, generator=torch.Generator().manual_seed(0)) > 0.3).float()
+    mask = mask * valid[:, :, top : top + k, top : top + k]
+    kernels = torch.cat([template_kernels(p, (k, k), mask) for p in maps[0].split(parts, 1)], 1)
+    whole, visible = masked_nccs(maps[1], valid, kernels, mask, parts)  # (1, 2, n, n)
+    for i, j in [(0, 0), (4, 9), (size - k, 2)]:
+        patch = maps[1][:, :, i : i + k, j : j + k]
+        ncc, shown = patch_nccs(patch, valid[:, :, i : i + k, j : j + k], kernels, mask, parts)
+        torch.testing.assert_close(ncc, whole[:, :, i, j], rtol=0, atol=1e-3)  # FFT rounding
+        torch.testing.assert_close(shown, visible[:, i, j], rtol=0, atol=1e-6)
 
 
 def test_a_box_at_the_corner_is_never_placed_mostly_outside_the_frame(car1):

@@ -16,6 +16,7 @@ from ratrack.model.correlation import (
 )
 from ratrack.model.glimpse import draw_glimpses
 from ratrack.model.tracker import RecurrentTracker
+from ratrack.track.online import Tracker
 from tracker_helpers import TINY, square_clips
 
 
@@ -345,8 +346,6 @@ def test_a_step_reads_nothing_back_from_the_device(scores):
     matching, template memory, zero padding) never waits on the device for a value. On the
     meta device any such read fails, so the step must run there: objects normal, mixed with
     lost ones, or all lost."""
-    from ratrack.track.online import Tracker
-
     model = Tracker.from_pretrained("natural").model
     torch.manual_seed(0)
     frame = torch.rand(1, 3, 120, 160)

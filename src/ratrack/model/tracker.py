@@ -132,7 +132,7 @@ class ReadWindows(NamedTuple):
     glimpse: Tensor  # (B, 4) xyxy window a_t of the conv net's glimpse
     match: Tensor  # (B, n, 4) xyxy match glimpse windows, one per scale; (B, 0, 4) when off
     wide: Tensor  # (B,) bool: the object is lost and searched lost_search times wider
-    lost: tuple[bool, ...] = ()  # ``wide`` read on the host, so that the step need not read it
+    lost: tuple[bool, ...]  # ``wide`` read on the host, so that the step need not read it
 
     def union(self) -> Tensor:
         """``(N, 4)``: all the windows, for the part of the frame they read."""
@@ -283,9 +283,11 @@ class RecurrentTracker(nn.Module):
         c = self.config
         return (c.in_channels, c.match_features) if c.match_features else (c.in_channels,)
 
-    def _blend(self, pixel: Tensor, learned: Tensor | None) -> Tensor:
+    def _blend(self, nccs: Tensor) -> Tensor:
+        """``nccs`` ``(B, P, ...)``, the NCC of each part of :meth:`_channels`: the pixel part,
+        or with learned matching ``match_blend`` of the way to the learned part."""
         b = self.config.match_blend
-        return pixel if learned is None else (1 - b) * pixel + b * learned
+        return nccs[:, 0] if nccs.shape[1] == 1 else (1 - b) * nccs[:, 0] + b * nccs[:, 1]
 
     def match_response(
         self,
@@ -315,7 +317,7 @@ class RecurrentTracker(nn.Module):
         nccs, visible = masked_nccs(
             maps, valid, templates, mask, self._channels(), inside, spectra=spectra
         )  # (B, P, G-k+1, G-k+1), one part's NCC each
-        ncc = self._blend(nccs[:, 0], nccs[:, 1] if nccs.shape[1] > 1 else None)
+        ncc = self._blend(nccs)
         return torch.where(visible >= self.config.min_visible, ncc * visible, -1.0)
 
     def match_score_at(
@@ -325,7 +327,7 @@ class RecurrentTracker(nn.Module):
         under the template (:meth:`match_maps`) are ``patches`` ``(B, C', k, k)``, ``valid``
         where inside the frame, summed directly (:func:`patch_nccs`): ``(B,)``."""
         nccs, shown = patch_nccs(patches, valid, templates, mask, self._channels())
-        ncc = self._blend(nccs[:, 0], nccs[:, 1] if nccs.shape[1] > 1 else None)
+        ncc = self._blend(nccs)
         return torch.where(shown >= self.config.min_visible, ncc * shown, -1.0)
 
     def match_templates(self, glimpses: Tensor, mask: Tensor) -> Tensor:
@@ -421,12 +423,16 @@ class RecurrentTracker(nn.Module):
         templates = self._matched_templates(memory, first)
         scales = state.box.new_tensor(c.match_scales)  # (n,)
         discount = torch.where(scales == 1, 1.0, c.match_penalty)
-        lost = reads.lost if len(reads.lost) == B else tuple(reads.wide.tolist())
-        if len(set(lost)) < 2:  # one group, all rows
-            groups: list[tuple[bool, Tensor | None]] = [(any(lost), None)]
+        if len(set(reads.lost)) < 2:  # one group, all rows
+            groups: list[tuple[bool, Tensor | None]] = [(any(reads.lost), None)]
         else:  # row numbers from the host: nothing is read back from the device
             groups = [
-                (w, torch.tensor([i for i, x in enumerate(lost) if x == w], device=scales.device))
+                (
+                    w,
+                    torch.tensor(
+                        [i for i, x in enumerate(reads.lost) if x == w], device=scales.device
+                    ),
+                )
                 for w in (False, True)
             ]
         if len(groups) == 1:  # the group's results are the outputs

@@ -17,7 +17,6 @@ from ratrack.model.correlation import (
     fft_size,
     frame_reach,
     masked_ncc,
-    masked_ncc_at,
     masked_nccs,
     patch_nccs,
     template_kernels,
@@ -91,7 +90,7 @@ def test_masked_ncc_counts_only_pixels_inside_the_frame(car1):
 
 
 def test_one_placement_and_shared_templates_equal_the_whole_map(car1):
-    """The fast paths of the matcher give the map's own numbers: :func:`masked_ncc_at` at a
+    """The fast paths of the matcher give the map's own numbers: :func:`patch_nccs` at a
     few placements (summed directly) and :func:`masked_ncc` with one template serving two
     glimpses and its :func:`template_spectra` given (Car1's corner, so the frame's edge
     cuts both the template and the search)."""
@@ -116,8 +115,13 @@ def test_one_placement_and_shared_templates_equal_the_whole_map(car1):
     exact, _ = masked_ncc(search.double(), valid.double(), kernel.double(), mask.double())
     n, kernels, masks = size - k + 1, kernel.expand(2, -1, -1, -1), mask.expand(2, -1, -1, -1)
     for i, j in [(0, 0), (n // 2, n // 2), (3, n - 1), (n - 1, 2)]:
-        where = torch.tensor([[i, j], [j, i]])  # (row, column) of each glimpse's placement
-        at, shown = masked_ncc_at(search, valid, kernels, masks, where)
+        where = [(i, j), (j, i)]  # (row, column) of each glimpse's placement
+        patches, inside = (
+            torch.stack([x[g, :, r : r + k, c : c + k] for g, (r, c) in enumerate(where)])
+            for x in (search, valid)
+        )
+        at, shown = patch_nccs(patches, inside, kernels, masks)
+        at = at[:, 0]
         picked = ([0, 1], [i, j], [j, i])
         torch.testing.assert_close(at, ncc[picked], rtol=0, atol=1e-3)  # float32 FFT rounding
         torch.testing.assert_close(at.double(), exact[picked], rtol=0, atol=1e-5)  # closer
@@ -198,7 +202,7 @@ def test_zero_padding_reproduces_the_original_correlation_on_a_colour_frame(data
 
 def test_one_placement_on_a_near_uniform_patch_keeps_its_spread():
     """A nearly flat bright patch in a dark glimpse: the sums of squares about the glimpse's
-    mean cancel in float32, the centred sums of :func:`masked_ncc_at` do not (a wide search on
+    mean cancel in float32, the centred sums of :func:`patch_nccs` do not (a wide search on
     KITTI scored 171 before they were centred)."""
     g = torch.Generator().manual_seed(0)
     search = torch.full((1, 3, 40, 40), 0.05)
@@ -208,7 +212,10 @@ def test_one_placement_on_a_near_uniform_patch_keeps_its_spread():
     kernel = template_kernels(torch.rand(1, 3, 8, 8, generator=g), (8, 8), mask)
     exact, _ = masked_ncc(search.double(), valid.double(), kernel.double(), mask.double())
     for where in ([12, 12], [15, 20], [5, 5]):
-        at, _ = masked_ncc_at(search, valid, kernel, mask, torch.tensor([where]))
+        r, c = where
+        at, _ = patch_nccs(
+            search[..., r : r + 8, c : c + 8], valid[..., r : r + 8, c : c + 8], kernel, mask
+        )
         assert abs(at.item()) <= 1
         assert at.item() == pytest.approx(exact[0, where[0], where[1]].item(), abs=1e-5)
 

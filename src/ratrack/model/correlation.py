@@ -293,25 +293,6 @@ def masked_nccs(
     return ncc, visible
 
 
-def masked_ncc_at(
-    search: Tensor, valid: Tensor, kernels: Tensor, mask: Tensor, where: Tensor
-) -> tuple[Tensor, Tensor]:
-    """:func:`masked_ncc` at one placement per glimpse, summed directly: ``ncc`` and
-    ``visible`` ``(B,)`` at the placements ``where`` ``(B, 2)`` (row, column of the ``(h - k +
-    1, w - k + 1)`` map; the template covers glimpse rows ``row .. row + k - 1``). Arguments
-    otherwise as :func:`masked_ncc` (one template per glimpse, no ``inside``). Costs one
-    ``k x k`` patch per glimpse, not a correlation over all of it (:func:`patch_nccs`)."""
-    B = search.shape[0]
-    k = kernels.shape[-1]
-    steps = torch.arange(k, device=search.device)
-    ys = (where[:, 0:1] + steps)[:, :, None]  # (B, k, 1)
-    xs = (where[:, 1:2] + steps)[:, None, :]  # (B, 1, k)
-    batch = torch.arange(B, device=search.device)[:, None, None]
-    patch = search[batch, :, ys, xs].permute(0, 3, 1, 2)  # (B, C, k, k)
-    ncc, visible = patch_nccs(patch, valid[batch, :, ys, xs].permute(0, 3, 1, 2), kernels, mask)
-    return ncc[:, 0], visible
-
-
 def patch_nccs(
     patches: Tensor,
     valid: Tensor,

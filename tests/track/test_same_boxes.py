@@ -21,10 +21,13 @@ and the recurrent tracker amplifies it: on an AMD EPYC machine (session 12; the 
 recorded on another CPU) the shipped code's natural boxes first differ from it by more than
 1e-3 px at frame 31 of BlurCar2 and 55 of Crossing, by more than 0.1 px at frames 88 and 67,
 and by up to 15 px later, where the box sits on another part of the car (mean IoU with the
-reference 0.943 and 0.908); bmnist's by up to 0.028 px. So the natural boxes must equal the
-reference to 0.01 px over the first ``STEADY`` frames, where a change of the computation shows
-and rounding has not grown yet, and overlap it at a mean IoU of at least ``MIN_IOU`` over the
-whole sequence; bmnist's 29 steps must equal it to ``BMNIST_ATOL``.
+reference 0.943 and 0.908); bmnist's by up to 0.028 px. On an Intel Xeon (session 14) bmnist's
+first differ by more than 1e-3 px at step 9 and by up to 0.135 px at step 29 (one clip of 20;
+the others within 0.032 px). So the natural boxes must equal the reference to 0.01 px over the
+first ``STEADY`` frames, where a change of the computation shows and rounding has not grown
+yet, and overlap it at a mean IoU of at least ``MIN_IOU`` over the whole sequence; bmnist's
+must equal it to 0.01 px over the first ``BMNIST_STEADY`` steps and to ``BMNIST_ATOL`` over all
+29.
 """
 
 from __future__ import annotations
@@ -47,7 +50,8 @@ NATURAL_SEQUENCES = ("BlurCar2", "Crossing")
 ATOL = 1e-2  # pixels, over the first STEADY frames
 STEADY = 20
 MIN_IOU = 0.85  # mean IoU with the reference's boxes, whole sequence
-BMNIST_ATOL = 0.05  # pixels
+BMNIST_STEADY = 10  # steps held to ATOL
+BMNIST_ATOL = 0.5  # pixels, over all 29 steps
 
 
 def bmnist_boxes() -> np.ndarray:
@@ -73,7 +77,10 @@ def natural_boxes(folder: Path) -> np.ndarray:
 
 def test_bmnist_boxes_are_unchanged(one_thread):
     reference = np.load(REFERENCE)["bmnist"]
-    np.testing.assert_allclose(bmnist_boxes(), reference, rtol=0, atol=BMNIST_ATOL)
+    boxes = bmnist_boxes()
+    steady = slice(None, BMNIST_STEADY)
+    np.testing.assert_allclose(boxes[:, steady], reference[:, steady], rtol=0, atol=ATOL)
+    np.testing.assert_allclose(boxes, reference, rtol=0, atol=BMNIST_ATOL)
 
 
 @pytest.mark.parametrize("name", NATURAL_SEQUENCES)

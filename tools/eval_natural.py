@@ -98,6 +98,17 @@ def confidence(bench, threshold: float) -> dict:
     }
 
 
+def threshold_rule(bench) -> float | None:
+    """The rule ``lost_score`` is chosen by on the tuning split: the largest threshold (0.01
+    steps) whose lost flag is right (IoU < 0.3) on at least 90 % of the frames it flags."""
+    best = None
+    for threshold in np.round(np.arange(-1.0, 1.0, 0.01), 2):
+        conf = confidence(bench, float(threshold))
+        if conf["flagged_lost"] and conf["precision"] >= 0.9:
+            best = float(threshold)
+    return best
+
+
 def end_to_end_speed(data: Path) -> dict:
     """Frames/s of ``ratrack track`` (whole run) and of CSRT with decoding, same sequences."""
     out = {}
@@ -122,13 +133,19 @@ def end_to_end_speed(data: Path) -> dict:
 
 def ablation_models(weights: str) -> dict[str, RecurrentTracker]:
     """The shipped model and its ablations (issue #13), same search and template memory: pixel
-    NCC alone (``match_blend`` 0) and learned matching alone (``match_blend`` 1), both keeping
-    the matched box (the tracking head's last layer zeroed: the RNN and heads add nothing)."""
+    NCC alone (``match_blend`` 0, and a score of pixels alone where ``score_weights`` weigh
+    learned or ImageNet features in) and learned matching alone (``match_blend`` 1, the score
+    as shipped), both keeping the matched box (the tracking head's last layer zeroed: the RNN
+    and heads add nothing)."""
     full = Tracker.from_pretrained(weights).model
     models = {"full model": full}
     for name, blend in (("pixel NCC alone", 0.0), ("learned matching alone", 1.0)):
         model = Tracker.from_pretrained(weights).model
-        model.config = dataclasses.replace(model.config, match_blend=blend)
+        changes: dict = {"match_blend": blend}
+        parts = len(model.config.score_weights)
+        if blend == 0.0 and parts:
+            changes["score_weights"] = (1.0,) + (0.0,) * (parts - 1)
+        model.config = dataclasses.replace(model.config, **changes)
         with torch.no_grad():
             model.track_head[-1].weight.zero_()
             model.track_head[-1].bias.zero_()
@@ -239,6 +256,8 @@ def main() -> None:
         f"flagged lost; precision {conf['precision']:.3f} (target >= 0.90), "
         f"recall {conf['recall']:.3f} (target >= 0.80)"
     )
+    rule = threshold_rule(bench)
+    print(f"largest threshold right on >= 90 % of the frames it flags here: {rule}")
     speed = {} if args.no_speed else end_to_end_speed(args.data)
     for name, s in speed.items():
         print(
@@ -254,7 +273,13 @@ def main() -> None:
         gain = table["full model"]["mean"] - table["pixel NCC alone"]["mean"]
         print(f"learned parts add {gain:+.3f} over pixel NCC alone (target >= +0.05)")
     if args.json is not None:
-        data = {"benchmark": bench.to_json(), "confidence": conf, "speed": speed, "ablation": table}
+        data = {
+            "benchmark": bench.to_json(),
+            "confidence": conf,
+            "threshold_rule": rule,
+            "speed": speed,
+            "ablation": table,
+        }
         args.json.write_text(json.dumps(data, indent=1) + "\n")
 
 

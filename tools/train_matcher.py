@@ -87,12 +87,20 @@ def main() -> None:
         match_penalty=args.match_penalty,
         hold_score=0.0,
         update_score=-1.0,
+        # the score's ImageNet part and the compared lost search come after, from
+        # tools/add_deep_score.py (model card, session 16)
+        score_deep=0,
+        score_weights=(),
+        lost_compare=False,
+        lost_margin=0.0,
     )
     torch.manual_seed(0)  # the match net's initial weights
     model = RecurrentTracker(config=config)
-    # everything but a match net: the shipped natural.pt may hold one already, which a
-    # reproduction must not start from
-    weights = {k: v for k, v in base.state_dict().items() if not k.startswith("match_net.")}
+    # everything but a match net (and the score's ImageNet features): the shipped natural.pt
+    # holds them already, which a reproduction must not start from
+    weights = {
+        k: v for k, v in base.state_dict().items() if not k.startswith(("match_net.", "deep."))
+    }
     model.load_state_dict(weights, strict=False)
     model.match_net.start_from(model.conv)
     model.eval()

@@ -232,7 +232,7 @@ def test_a_wide_search_past_the_frame_is_matched_on_its_crop_alone(data_dir):
     model, c = tracker.model, tracker.model.config
     tracker.init(sequence.frame(0), np.array([[2.0, 380.0, 90.0, 470.0]]), fmt="xyxy")
     state = tracker._state
-    memory, first, mask = model._templates(state)
+    memory, first, mask, _ = model._templates(state)
     templates = model._matched_templates(memory, first)
     k, cells = c.match_kernel, c.search_cells(True)
     G = cells + k

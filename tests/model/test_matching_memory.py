@@ -47,7 +47,7 @@ def _car1_tracker(car1, **changes) -> tuple[Tracker, np.ndarray]:
 
 
 def _unpacked(tracker: Tracker):
-    return tracker.model._templates(tracker._state)
+    return tracker.model._templates(tracker._state)[:3]  # memory, first, mask
 
 
 def test_template_memory_follows_confident_matches_and_keeps_the_first(car1):
@@ -93,7 +93,8 @@ def test_learned_matching_blend_zero_is_the_pixel_matcher(car1):
     for tracker in (plain, learned):
         tracker.init(car1.frame(0), [(x1, y1, x2 - x1, y2 - y1)])
     k = config.match_kernel
-    assert learned._state.match.shape == (1, (2 * (3 + 4) + 1) * k * k)
+    deep = model.deep.channels if config.score_deep else 0  # the score's ImageNet template
+    assert learned._state.match.shape == (1, (2 * (3 + 4) + 1 + deep) * k * k)
     for t in range(1, 6):
         a, b = plain.update(car1.frame(t)), learned.update(car1.frame(t))
         np.testing.assert_allclose(a, b, atol=1e-3)

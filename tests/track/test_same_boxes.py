@@ -11,7 +11,9 @@ recorded again when the original matcher's zero padding came back as the default
 Crossing boxes equal the original reference again (see test_original_matcher.py). It was
 recorded again when natural.pt gained learned matching, a template memory and a confidence
 against the first frame's template (issue #13, part 3), and when its scale penalty went from
-0.97 to 0.99 (chosen on the tuning split's TRE); bmnist.pt's boxes did not move. It holds
+0.97 to 0.99 (chosen on the tuning split's TRE); bmnist.pt's boxes did not move. Its natural
+arrays were recorded again when natural.pt's score gained ImageNet features and a lost object's
+wide match had to beat its normal one (issue #13, session 16), its bmnist array kept. It holds
 the boxes of ``bmnist.pt`` on 20 Bouncing MNIST test clips and of ``natural.pt`` on the whole of
 ``otb/BlurCar2`` and ``otb/Crossing``, each tracked from the first ground-truth box through the
 public :class:`ratrack.Tracker` API on one thread.

@@ -58,5 +58,6 @@ def test_training_moves_the_match_net_only(pairs):
 def test_training_needs_a_match_net(pairs):
     with pytest.raises(ValueError, match="match net"):
         base = Tracker.from_pretrained("natural").model
-        plain = RecurrentTracker(config=dataclasses.replace(base.config, match_features=0))
+        config = dataclasses.replace(base.config, match_features=0, score_deep=0, score_weights=())
+        plain = RecurrentTracker(config=config)
         train_matcher(plain, pairs)

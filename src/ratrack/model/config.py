@@ -73,6 +73,11 @@ class TrackerConfig:
     # True: the wide search of a lost object looks at the match scale nearest 1 alone (a third
     # of its glimpses); the box keeps its size until the object is found again
     lost_one_scale: bool = False
+    # True: a lost object is searched normally too, and the wide search's match replaces the
+    # normal one only where it scores more than lost_margin higher (a box still on its object
+    # stays there rather than jump to a look-alike)
+    lost_compare: bool = False
+    lost_margin: float = 0.0
     hold_score: float = 0.45
     # What a placement near the search glimpse's edge compares the template's overhanging part
     # with: "zeros": the glimpse is search_cells samples wide and zero-padded by half a
@@ -101,6 +106,13 @@ class TrackerConfig:
     # (1 - match_blend) * pixel NCC + match_blend * feature NCC (the score likewise).
     match_features: int = 0
     match_blend: float = 0.5
+    # > 0: the score also compares ImageNet features of the chosen placement with the first
+    # frame's: the first score_deep blocks of MobileNetV2 (model.mobilenet.DeepFeatures), on
+    # the chosen match glimpse alone; they never place the box.
+    score_deep: int = 0
+    # the score's weights of the NCC of pixels, learned features and ImageNet features (the
+    # parts present); () weighs pixels and learned features as match_blend places the box
+    score_weights: tuple[float, ...] = ()
 
     def __post_init__(self) -> None:
         if self.in_channels <= 0 or self.feature_size <= 0 or self.hidden_size <= 0:
@@ -154,6 +166,19 @@ class TrackerConfig:
             raise ValueError(
                 f"match_features must be >= 0 and match_blend in [0, 1], got "
                 f"{self.match_features}, {self.match_blend}"
+            )
+        parts = 1 + (self.match_features > 0) + (self.score_deep > 0)
+        if self.score_deep < 0 or (
+            self.score_deep and not (self.match_size and self.score_weights)
+        ):
+            raise ValueError(
+                f"score_deep must be >= 0 and needs matching and score_weights, got "
+                f"{self.score_deep}, {self.score_weights}"
+            )
+        if self.score_weights and (len(self.score_weights) != parts or min(self.score_weights) < 0):
+            raise ValueError(
+                f"score_weights must be {parts} weights >= 0 (pixels, learned, ImageNet "
+                f"features present), got {self.score_weights}"
             )
         if not 0 <= self.template_anchor <= 1:
             raise ValueError(f"template_anchor must be in [0, 1], got {self.template_anchor}")

@@ -40,7 +40,10 @@ learned half: the template is also matched in its feature maps and the two NCCs 
 (``match_blend``). With ``template_rate > 0`` the template is a memory that follows the
 target's look (anchored to the first frame's by ``template_anchor``); with ``score_first`` the
 confidence is the match with the first frame's template (how much the box still looks like
-the object as given).
+the object as given); with ``score_deep`` it also compares ImageNet features of the chosen
+placement (:class:`~ratrack.model.mobilenet.DeepFeatures`), weighed by ``score_weights``. With
+``lost_compare`` a lost object is searched normally as well as wide, and moves to the wide
+search's match only where that scores more than ``lost_margin`` higher.
 
 The localization head predicts its deltas relative to the window re-centred on its own box
 estimate ``w(b_t)``, not to ``a_t`` itself: the head then
@@ -91,6 +94,7 @@ from ratrack.model.correlation import (
     zero_padded,
 )
 from ratrack.model.glimpse import Frame, cut_glimpses, valid_masks
+from ratrack.model.mobilenet import DeepFeatures
 
 
 class TrackerState(NamedTuple):
@@ -102,8 +106,9 @@ class TrackerState(NamedTuple):
     box: Tensor  # (B, 4) xyxy last box b_{t-1}
     template: Tensor  # (B, F) first-frame glimpse features f_0
     kernel: Tensor  # (B, c*kh*kw) first-frame target patch of the feature map; (B, 0) when off
-    # (B, (2C'+1)*k*k): the matching template memory, the first frame's template (C' channels
-    # each: pixels, then learned features) and their box mask as one more channel; (B, 0) off
+    # (B, (2C'+1+D)*k*k): the matching template memory, the first frame's template (C' channels
+    # each: pixels, then learned features), their box mask as one more channel and, with
+    # score_deep, the first frame's template of D ImageNet feature channels; (B, 0) off
     match: Tensor
     score: Tensor  # (B,) confidence of the last box (1 at the first frame); see StepOutput.score
     # (B, C'+2P+1, n, n // 2 + 1) complex: template_spectra of the templates matched (P parts:
@@ -169,6 +174,8 @@ class RecurrentTracker(nn.Module):
         self.conv = ConvNet(config=c)
         if c.match_features:
             self.match_net = MatchNet(config=c)
+        if c.score_deep:  # ImageNet features, fixed (tools/add_deep_score.py loads them)
+            self.deep = DeepFeatures(blocks=c.score_deep).requires_grad_(False)
         rnn_in = 2 * c.feature_size + 4 + c.correlation_size
         cell = nn.GRUCell if c.rnn_type == "gru" else nn.LSTMCell
         self.rnn = cell(rnn_in, c.hidden_size)
@@ -321,14 +328,30 @@ class RecurrentTracker(nn.Module):
         return torch.where(visible >= self.config.min_visible, ncc * visible, -1.0)
 
     def match_score_at(
-        self, patches: Tensor, valid: Tensor, templates: Tensor, mask: Tensor
+        self,
+        patches: Tensor,
+        valid: Tensor,
+        templates: Tensor,
+        mask: Tensor,
+        deep: tuple[Tensor, Tensor] | None = None,
     ) -> Tensor:
         """:meth:`match_response` without padding at one placement per object, whose maps
         under the template (:meth:`match_maps`) are ``patches`` ``(B, C', k, k)``, ``valid``
-        where inside the frame, summed directly (:func:`patch_nccs`): ``(B,)``."""
+        where inside the frame, summed directly (:func:`patch_nccs`): ``(B,)``. ``deep``: the
+        ImageNet features under the placement ``(B, D, k, k)`` and their template, a third part
+        (``score_deep``); with ``score_weights`` the parts are weighed by them."""
         nccs, shown = patch_nccs(patches, valid, templates, mask, self._channels())
-        ncc = self._blend(nccs)
+        if deep is not None:
+            nccs = torch.cat((nccs, patch_nccs(deep[0], valid, deep[1], mask)[0]), 1)
+        weights = self.config.score_weights
+        ncc = (nccs * nccs.new_tensor(weights)).sum(1) if weights else self._blend(nccs)
         return torch.where(shown >= self.config.min_visible, ncc * shown, -1.0)
+
+    def deep_templates(self, glimpses: Tensor, mask: Tensor) -> Tensor:
+        """The first frame's ImageNet feature templates ``(B, D, k, k)`` (``score_deep``) from
+        the central ``k`` square of ``glimpses`` ``(B, C, S, S)`` under ``mask``."""
+        k = mask.shape[-1]
+        return template_kernels(self.deep(glimpses), (k, k), mask)
 
     def match_templates(self, glimpses: Tensor, mask: Tensor) -> Tensor:
         """Templates ``(B, C', k, k)`` from the central ``k`` square of ``glimpses`` ``(B, C, S,
@@ -398,6 +421,35 @@ class RecurrentTracker(nn.Module):
     def _match(
         self, frame: Frame, state: TrackerState, reads: ReadWindows
     ) -> tuple[Tensor, Tensor, Tensor, Tensor | None]:
+        """:meth:`_search_reads` of ``reads``; with ``lost_compare`` each lost object is
+        searched normally too, and its wide search's match is kept only where it scores more
+        than ``lost_margin`` higher than the normal one's."""
+        found = self._search_reads(frame, state, reads)
+        if not (self.config.lost_compare and any(reads.lost)):
+            return found
+        rows = torch.tensor([i for i, x in enumerate(reads.lost) if x], device=state.box.device)
+        near = TrackerState(*(x[rows] for x in state))  # the lost objects, (b, ...) each
+        calm = torch.zeros_like(rows, dtype=torch.bool)
+        windows = self.match_windows(near.window, near.box, calm)
+        pixels = frame.pixels if frame.pixels.shape[0] == 1 else frame.pixels[rows]
+        normal = self._search_reads(
+            frame._replace(pixels=pixels),
+            near,
+            ReadWindows(near.window, windows, calm, (False,) * len(rows)),
+        )
+        picked = normal[2] + self.config.lost_margin >= found[2][rows]  # (b,) normal kept
+
+        def merged(wide: Tensor | None, near_out: Tensor | None) -> Tensor | None:
+            if wide is None or near_out is None:
+                return None
+            keep = picked.view(-1, *[1] * (near_out.dim() - 1))  # nothing read back
+            return wide.index_copy(0, rows, torch.where(keep, near_out, wide[rows]))
+
+        return tuple(merged(*pair) for pair in zip(found, normal, strict=True))
+
+    def _search_reads(
+        self, frame: Frame, state: TrackerState, reads: ReadWindows
+    ) -> tuple[Tensor, Tensor, Tensor, Tensor | None]:
         """Template matching: the matched boxes ``(B, 4)``, the match features ``(B, 4)``
         (displacement from the window's centre in search-window sides of ``match_size`` cells,
         peak, log scale), the scores ``(B,)`` and the matched patches ``(B, C' + 1, k, k)``:
@@ -419,7 +471,7 @@ class RecurrentTracker(nn.Module):
         placement (:func:`patch_nccs`)."""
         c = self.config
         B, S, k = state.box.shape[0], c.match_size, c.match_kernel
-        memory, first, mask = self._templates(state)
+        memory, first, mask, deep_first = self._templates(state)
         templates = self._matched_templates(memory, first)
         scales = state.box.new_tensor(c.match_scales)  # (n,)
         discount = torch.where(scales == 1, 1.0, c.match_penalty)
@@ -511,8 +563,14 @@ class RecurrentTracker(nn.Module):
                 # with score_first against the first frame's template: the placement is the
                 # whole of the cut patch.
                 scored = first if c.score_first else templates
+                deep = None
+                if c.score_deep:  # ImageNet features of the chosen glimpses' part matched
+                    rows_m, cols_m = maps.shape[-2:]  # the part of the glimpses matched
+                    seen = glimpses[pick, :, top : top + rows_m, left : left + cols_m]
+                    under = self.deep(seen)[rows_b[:, None, None], :, ys, xs]  # (b, k, k, D)
+                    deep = (under.permute(0, 3, 1, 2), deep_first[pick_rows])
                 peak = self.match_score_at(
-                    cut[:, :-1], cut[:, -1:], scored[pick_rows], mask[pick_rows]
+                    cut[:, :-1], cut[:, -1:], scored[pick_rows], mask[pick_rows], deep
                 )[:, None]
             if rows is None:
                 matched, features, score, patches = box, found, peak[:, 0], patch
@@ -539,7 +597,7 @@ class RecurrentTracker(nn.Module):
         again: a memory of the target's recent look that the first frame anchors; and the
         :meth:`match_spectra` of the templates now matched."""
         c = self.config
-        memory, first, mask = self._templates(state)
+        memory, first, mask, deep_first = self._templates(state)
         maps, inside = patches[:, :-1], patches[:, -1:]
         seen = ((inside < 0.5) & (mask > 0)).flatten(1).any(1).logical_not()  # (B,)
         rate = c.template_rate
@@ -547,15 +605,21 @@ class RecurrentTracker(nn.Module):
         update = (seen & (score >= c.update_score))[:, None, None, None]
         memory = torch.where(update, blend, memory)
         spectra = self.match_spectra(self._matched_templates(memory, first), mask)
-        return torch.cat((memory, first, mask), 1).flatten(1), spectra
+        return torch.cat((memory, first, mask, deep_first), 1).flatten(1), spectra
 
-    def _templates(self, state: TrackerState) -> tuple[Tensor, Tensor, Tensor]:
+    def _templates(self, state: TrackerState) -> tuple[Tensor, Tensor, Tensor, Tensor]:
         """``state.match`` unpacked: the template memory, the first frame's templates (each
-        ``(B, C', k, k)``, see :meth:`match_templates`) and their mask ``(B, 1, k, k)``."""
-        k = self.config.match_kernel
-        packed = state.match.view(state.match.shape[0], -1, k, k)
-        n = (packed.shape[1] - 1) // 2
-        return packed[:, :n], packed[:, n : 2 * n], packed[:, -1:]
+        ``(B, C', k, k)``, see :meth:`match_templates`), their mask ``(B, 1, k, k)`` and the
+        first frame's ImageNet feature templates ``(B, D, k, k)`` (``D = 0`` without
+        ``score_deep``)."""
+        k, n = self.config.match_kernel, sum(self._channels())
+        packed = state.match.view(state.match.shape[0], -1, k, k)  # (B, 2C' + 1 + D, k, k)
+        return (
+            packed[:, :n],
+            packed[:, n : 2 * n],
+            packed[:, 2 * n : 2 * n + 1],
+            packed[:, 2 * n + 1 :],
+        )
 
     def _unit_parts(self, templates: Tensor) -> Tensor:
         """``templates`` ``(B, C', k, k)`` with the pixel part and the learned part each
@@ -611,7 +675,10 @@ class RecurrentTracker(nn.Module):
                 ]  # (B, 1, k, k)
                 mask = box_masks(rel, size, k) * inside
                 templates = self.match_templates(glimpses, mask)
-                match = torch.cat((templates, templates, mask), 1).flatten(1)
+                deep = (
+                    self.deep_templates(glimpses, mask) if self.config.score_deep else mask[:, :0]
+                )
+                match = torch.cat((templates, templates, mask, deep), 1).flatten(1)
                 spectra = self.match_spectra(templates, mask)
         hidden = torch.tanh(self.init_rnn(torch.cat((template, rel), 1)))  # (B, D)
         cell_size = self.config.hidden_size if self.config.rnn_type == "lstm" else 0

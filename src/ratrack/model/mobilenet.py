@@ -1,0 +1,120 @@
+"""ImageNet features for the tracker's confidence: the first blocks of MobileNetV2.
+
+MobileNetV2 (Sandler et al. 2018, Table 2) is a 3x3 stride-2 convolution to 32 channels and then
+inverted residual blocks ``(t, c, n, s)``: ``n`` blocks of ``c`` output channels, the first with
+stride ``s``, each a 1x1 expansion to ``t`` times its input channels (none when ``t = 1``), a 3x3
+depthwise convolution and a linear 1x1 projection, with a residual where input and output shapes
+agree; ReLU6 after the stem, the expansion and the depthwise convolution. Here every batch norm
+is folded into the convolution before it (:func:`fold_batch_norm`), so the modules are plain
+convolutions with biases; :func:`from_mobilenet_v2` reads ImageNet weights stored in the
+``features.*`` layout of a MobileNetV2 with batch norms (see ``tools/add_deep_score.py``).
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+# (t, c, n, s) of MobileNetV2's first stages, down to stride 16; the stem is block 0
+SETTINGS = ((1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2))
+STEM_CHANNELS = 32
+MAX_BLOCKS = 1 + sum(n for _, _, n, _ in SETTINGS)
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+class InvertedResidual(nn.Module):
+    """``x -> x + project(relu6(depthwise(relu6(expand(x)))))`` (the residual only when stride is
+    1 and the channels agree; no expansion when ``expand`` is 1), batch norms folded."""
+
+    def __init__(self, inputs: int, outputs: int, stride: int, expand: int) -> None:
+        super().__init__()
+        hidden = inputs * expand
+        self.expand = nn.Conv2d(inputs, hidden, 1) if expand != 1 else None
+        self.depthwise = nn.Conv2d(hidden, hidden, 3, stride, 1, groups=hidden)
+        self.project = nn.Conv2d(hidden, outputs, 1)
+        self.residual = stride == 1 and inputs == outputs
+
+    def convs(self) -> list[nn.Conv2d]:
+        """The convolutions in the order of the batch-norm layout's ``conv`` entries."""
+        first = [] if self.expand is None else [self.expand]
+        return [*first, self.depthwise, self.project]
+
+    def forward(self, x: Tensor) -> Tensor:
+        y = x if self.expand is None else F.relu6(self.expand(x))
+        y = self.project(F.relu6(self.depthwise(y)))
+        return x + y if self.residual else y
+
+
+class DeepFeatures(nn.Module):
+    """RGB glimpse ``(B, 3, h, w)`` in [0, 1] (or gray ``(B, 1, h, w)``) -> ImageNet features
+    ``(B, channels, h, w)``: the first ``blocks`` blocks of MobileNetV2 (the stem counts as one)
+    on the glimpse normalized by ImageNet's mean and std, upsampled bilinearly back to the
+    glimpse's resolution so that each glimpse sample has a feature vector. ``blocks=4`` ends at
+    stride 4 with 24 channels."""
+
+    def __init__(self, *, blocks: int) -> None:
+        super().__init__()
+        if not 1 <= blocks <= MAX_BLOCKS:
+            raise ValueError(f"blocks must be in [1, {MAX_BLOCKS}], got {blocks}")
+        self.stem = nn.Conv2d(3, STEM_CHANNELS, 3, 2, 1)
+        layers: list[InvertedResidual] = []
+        channels = STEM_CHANNELS
+        for expand, width, repeats, stride in SETTINGS:
+            for i in range(repeats):
+                if len(layers) < blocks - 1:
+                    layers.append(
+                        InvertedResidual(channels, width, stride if i == 0 else 1, expand)
+                    )
+                    channels = width
+        self.blocks = nn.Sequential(*layers)
+        self.channels = channels
+
+    def forward(self, glimpses: Tensor) -> Tensor:
+        x = glimpses.expand(-1, 3, -1, -1) if glimpses.shape[1] == 1 else glimpses
+        mean = x.new_tensor(IMAGENET_MEAN).view(1, 3, 1, 1)
+        std = x.new_tensor(IMAGENET_STD).view(1, 3, 1, 1)
+        features = self.blocks(F.relu6(self.stem((x - mean) / std)))  # (B, channels, h', w')
+        return F.interpolate(
+            features, size=glimpses.shape[-2:], mode="bilinear", align_corners=False
+        )
+
+
+def fold_batch_norm(
+    weight: Tensor, bias: Tensor | None, norm: dict[str, Tensor], eps: float = 1e-5
+) -> tuple[Tensor, Tensor]:
+    """The weight and bias of a convolution followed by an inference-mode batch norm with
+    ``norm``'s ``weight``, ``bias``, ``running_mean`` and ``running_var``, as one convolution:
+    ``gamma (W x + b - mean) / sqrt(var + eps) + beta``."""
+    gain = norm["weight"] / torch.sqrt(norm["running_var"] + eps)  # (out,)
+    b = torch.zeros_like(norm["running_mean"]) if bias is None else bias
+    return weight * gain.view(-1, *[1] * (weight.dim() - 1)), norm["bias"] + gain * (
+        b - norm["running_mean"]
+    )
+
+
+def from_mobilenet_v2(module: DeepFeatures, state: dict[str, Tensor]) -> None:
+    """Load ``state``, a MobileNetV2 with batch norms in the ``features.*`` layout (the stem
+    ``features.0.{0,1}`` as conv and norm, each block ``features.i.conv.{j}`` with every
+    convolution followed by its norm), into ``module`` with the norms folded. Raises
+    ``KeyError`` naming the first missing entry."""
+
+    def norm(prefix: str) -> dict[str, Tensor]:
+        keys = ("weight", "bias", "running_mean", "running_var")
+        return {k: state[f"{prefix}.{k}"] for k in keys}
+
+    pairs = [(module.stem, "features.0.0", "features.0.1")]
+    for i, block in enumerate(module.blocks, start=1):
+        # the block's convs sit at conv.0, conv.3 (conv.6), each followed by its norm
+        pairs += [
+            (conv, f"features.{i}.conv.{3 * j}", f"features.{i}.conv.{3 * j + 1}")
+            for j, conv in enumerate(block.convs())
+        ]
+    with torch.no_grad():
+        for conv, weight, batch_norm in pairs:
+            w, b = fold_batch_norm(
+                state[f"{weight}.weight"], state.get(f"{weight}.bias"), norm(batch_norm)
+            )
+            conv.weight.copy_(w)
+            conv.bias.copy_(b)

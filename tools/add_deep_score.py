@@ -55,6 +55,8 @@ def main() -> None:
     parser.add_argument("--lost-margin", type=float, default=0.2)
     args = parser.parse_args()
     path = args.imagenet or wheel_weights()
+    if not path.is_file():
+        raise SystemExit(f"add_deep_score: {path}: no such file (--imagenet)")
     state = torch.load(path, map_location="cpu", weights_only=True)
     base = Tracker.from_pretrained(args.weights).model
     config = dataclasses.replace(

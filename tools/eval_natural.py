@@ -78,8 +78,9 @@ PEERS = "csrt,kcf,mosse,medianflow"
 SPEED_SEQUENCES = ("otb/BlurCar2", "otb/Crossing")
 
 
-def confidence(bench, threshold: float) -> dict:
-    """Precision and recall of ``score < threshold`` as the lost flag, over all frames."""
+def flagged_frames(bench) -> tuple[np.ndarray, np.ndarray]:
+    """Every frame's IoU and ratrack score over the benchmark's sequences (frame 0, the given
+    box, and frames without ground truth left out)."""
     ious, scores = [], []
     for report in bench.reports:
         iou = report.results["ratrack"].ious[1:]  # frame 0 is the given box
@@ -87,7 +88,13 @@ def confidence(bench, threshold: float) -> dict:
         keep = np.isfinite(iou)
         ious.append(iou[keep])
         scores.append(score[keep])
-    iou, score = np.concatenate(ious), np.concatenate(scores)
+    return np.concatenate(ious), np.concatenate(scores)
+
+
+def confidence(frames: tuple[np.ndarray, np.ndarray], threshold: float) -> dict:
+    """Precision and recall of ``score < threshold`` as the lost flag over ``frames``
+    (:func:`flagged_frames`)."""
+    iou, score = frames
     lost = score < threshold
     return {
         "threshold": threshold,
@@ -98,12 +105,12 @@ def confidence(bench, threshold: float) -> dict:
     }
 
 
-def threshold_rule(bench) -> float | None:
+def threshold_rule(frames: tuple[np.ndarray, np.ndarray]) -> float | None:
     """The rule ``lost_score`` is chosen by on the tuning split: the largest threshold (0.01
     steps) whose lost flag is right (IoU < 0.3) on at least 90 % of the frames it flags."""
     best = None
     for threshold in np.round(np.arange(-1.0, 1.0, 0.01), 2):
-        conf = confidence(bench, float(threshold))
+        conf = confidence(frames, float(threshold))
         if conf["flagged_lost"] and conf["precision"] >= 0.9:
             best = float(threshold)
     return best
@@ -250,13 +257,14 @@ def main() -> None:
         f"(target >= -0.10: {'met' if gap >= -0.10 else 'NOT met'})"
     )
     threshold = Tracker.from_pretrained(args.weights).model.config.lost_score
-    conf = confidence(bench, threshold)
+    frames = flagged_frames(bench)
+    conf = confidence(frames, threshold)
     print(
         f"confidence at lost_score={threshold}: {conf['flagged_lost']} of {conf['frames']} frames "
         f"flagged lost; precision {conf['precision']:.3f} (target >= 0.90), "
         f"recall {conf['recall']:.3f} (target >= 0.80)"
     )
-    rule = threshold_rule(bench)
+    rule = threshold_rule(frames)
     print(f"largest threshold right on >= 90 % of the frames it flags here: {rule}")
     speed = {} if args.no_speed else end_to_end_speed(args.data)
     for name, s in speed.items():

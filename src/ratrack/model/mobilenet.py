@@ -70,12 +70,13 @@ class DeepFeatures(nn.Module):
                     channels = width
         self.blocks = nn.Sequential(*layers)
         self.channels = channels
+        # ImageNet's normalization; not saved: it is part of the architecture
+        self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
 
     def forward(self, glimpses: Tensor) -> Tensor:
         x = glimpses.expand(-1, 3, -1, -1) if glimpses.shape[1] == 1 else glimpses
-        mean = x.new_tensor(IMAGENET_MEAN).view(1, 3, 1, 1)
-        std = x.new_tensor(IMAGENET_STD).view(1, 3, 1, 1)
-        features = self.blocks(F.relu6(self.stem((x - mean) / std)))  # (B, channels, h', w')
+        features = self.blocks(F.relu6(self.stem((x - self.mean) / self.std)))  # (B, D, h', w')
         return F.interpolate(
             features, size=glimpses.shape[-2:], mode="bilinear", align_corners=False
         )

@@ -116,6 +116,10 @@ class TrackerState(NamedTuple):
     # whenever the templates change (RecurrentTracker.match_spectra); (B, 0) when matching is off
     spectra: Tensor
 
+    def select(self, rows: Tensor) -> TrackerState:
+        """The objects at ``rows`` (``(b,)`` indices) of every field."""
+        return TrackerState(*(x[rows] for x in self))
+
 
 class StepOutput(NamedTuple):
     """What one step saw and predicted, per object."""
@@ -265,10 +269,15 @@ class RecurrentTracker(nn.Module):
         """The windows the next :meth:`step` of ``state`` reads; lost objects (score below
         ``lost_score``) are searched wider. Which objects are lost is read back to the host
         here, once, so that the step itself never waits on the device for it."""
-        c = self.config
-        wide = state.score < c.lost_score  # (B,)
-        lost = tuple(wide.tolist())
-        if not c.match_size:
+        wide = state.score < self.config.lost_score  # (B,)
+        return self._read_windows(state, wide, tuple(wide.tolist()))
+
+    def _read_windows(
+        self, state: TrackerState, wide: Tensor, lost: tuple[bool, ...]
+    ) -> ReadWindows:
+        """:meth:`read_windows` with the objects searched wide given: ``wide`` on the device,
+        ``lost`` the same on the host."""
+        if not self.config.match_size:
             return ReadWindows(state.window, state.window.new_zeros(len(wide), 0, 4), wide, lost)
         match = self.match_windows(state.window, state.box, wide)
         return ReadWindows(state.window, match, wide, lost)
@@ -428,15 +437,12 @@ class RecurrentTracker(nn.Module):
         if not (self.config.lost_compare and any(reads.lost)):
             return found
         rows = torch.tensor([i for i, x in enumerate(reads.lost) if x], device=state.box.device)
-        near = TrackerState(*(x[rows] for x in state))  # the lost objects, (b, ...) each
-        calm = torch.zeros_like(rows, dtype=torch.bool)
-        windows = self.match_windows(near.window, near.box, calm)
-        pixels = frame.pixels if frame.pixels.shape[0] == 1 else frame.pixels[rows]
-        normal = self._search_reads(
-            frame._replace(pixels=pixels),
-            near,
-            ReadWindows(near.window, windows, calm, (False,) * len(rows)),
+        near = state.select(rows)  # the lost objects, (b, ...) each
+        calm = self._read_windows(
+            near, torch.zeros_like(rows, dtype=torch.bool), (False,) * len(rows)
         )
+        pixels = frame.pixels if frame.pixels.shape[0] == 1 else frame.pixels[rows]
+        normal = self._search_reads(frame._replace(pixels=pixels), near, calm)
         picked = normal[2] + self.config.lost_margin >= found[2][rows]  # (b,) normal kept
 
         def merged(wide: Tensor | None, near_out: Tensor | None) -> Tensor | None:

@@ -71,10 +71,6 @@ def glimpse_region(windows: Tensor, height: int, width: int) -> tuple[int, int, 
     return x0, y0, x1, y1
 
 
-def _select_state(state: TrackerState, keep: Tensor) -> TrackerState:
-    return TrackerState(*(x[keep] for x in state))
-
-
 class Tracker:
     """Track any number of objects through a stream with a :class:`RecurrentTracker`.
 
@@ -302,7 +298,7 @@ class Tracker:
         self._windows = self._windows[keep]
         if self._state is not None:
             index = torch.tensor(keep, dtype=torch.long, device=self.device)
-            self._state = _select_state(self._state, index) if keep else None
+            self._state = self._state.select(index) if keep else None
 
     @torch.inference_mode()
     def correct(self, frame: np.ndarray | Tensor, ids, boxes, fmt: str | None = None) -> None:

@@ -72,6 +72,32 @@ def test_folded_network_matches_the_one_with_batch_norms(blocks):
     torch.testing.assert_close(got, expected, atol=1e-4, rtol=1e-4)
 
 
+@pytest.mark.parametrize("blocks", [1, 4, 6])
+@pytest.mark.parametrize("size", [(86, 86), (64, 64), (50, 86), (86, 31), (22, 22), (150, 150)])
+def test_features_under_a_patch_are_the_whole_glimpses(blocks, size):
+    """``under`` computes only what a patch's features depend on: the same numbers as the
+    whole glimpse's features cut there, at the glimpse's corners, edges and inside."""
+    torch.manual_seed(blocks)
+    features = DeepFeatures(blocks=blocks)
+    from_mobilenet_v2(features, _reference(blocks).state_dict())  # weights far from zero
+    h, w = size
+    k = 22
+    glimpses = torch.rand(4, 3, h, w)
+    corners = torch.tensor([[0, 0], [h - k, w - k], [0, w - k], [h - k, 0]])
+    inside = torch.stack((torch.randint(0, h - k + 1, (4,)), torch.randint(0, w - k + 1, (4,))), 1)
+    with torch.no_grad():
+        whole = features(glimpses)
+        for at in (corners, inside):
+            got = features.under(glimpses, at, k)
+            expected = torch.stack(
+                [whole[i, :, y : y + k, x : x + k] for i, (y, x) in enumerate(at.tolist())]
+            )
+            torch.testing.assert_close(got, expected, atol=1e-4, rtol=1e-4)
+    # off the CPU the whole glimpse is computed (nothing read back from the device)
+    meta = features.to("meta").under(glimpses.to("meta"), inside.to("meta"), k)
+    assert meta.shape == (4, features.channels, k, k)
+
+
 def test_fold_batch_norm_known_answer():
     weight = torch.ones(2, 1, 1, 1)
     norm = {

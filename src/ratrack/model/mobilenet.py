@@ -8,9 +8,13 @@ agree; ReLU6 after the stem, the expansion and the depthwise convolution. Here e
 is folded into the convolution before it (:func:`fold_batch_norm`), so the modules are plain
 convolutions with biases; :func:`from_mobilenet_v2` reads ImageNet weights stored in the
 ``features.*`` layout of a MobileNetV2 with batch norms (see ``tools/add_deep_score.py``).
+The tracker's score needs the features under one patch of each glimpse:
+:meth:`DeepFeatures.under` computes only the part of the network that patch depends on.
 """
 
 from __future__ import annotations
+
+import math
 
 import torch
 import torch.nn.functional as F
@@ -70,16 +74,91 @@ class DeepFeatures(nn.Module):
                     channels = width
         self.blocks = nn.Sequential(*layers)
         self.channels = channels
+        # the convolutions' strides, and the receptive field's half-width in input samples
+        self.strides = (2, *(layer.depthwise.stride[0] for layer in layers))
+        field, stride = 3, 2
+        for s in self.strides[1:]:
+            field += 2 * stride  # a 3x3 depthwise convolution at the input's stride
+            stride *= s
+        self.stride, self.half_field = stride, (field - 1) // 2
         # ImageNet's normalization; not saved: it is part of the architecture
         self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
 
     def forward(self, glimpses: Tensor) -> Tensor:
+        return self._upsampled(self._coarse(glimpses), glimpses.shape[-2:])
+
+    def _coarse(self, glimpses: Tensor) -> Tensor:
+        """The features at :attr:`stride`, ``(B, D, h', w')``."""
         x = glimpses.expand(-1, 3, -1, -1) if glimpses.shape[1] == 1 else glimpses
-        features = self.blocks(F.relu6(self.stem((x - self.mean) / self.std)))  # (B, D, h', w')
-        return F.interpolate(
-            features, size=glimpses.shape[-2:], mode="bilinear", align_corners=False
-        )
+        return self.blocks(F.relu6(self.stem((x - self.mean) / self.std)))
+
+    @staticmethod
+    def _upsampled(coarse: Tensor, size: tuple[int, int]) -> Tensor:
+        """The features back at the glimpse's resolution ``size``."""
+        return F.interpolate(coarse, size=size, mode="bilinear", align_corners=False)
+
+    def coarse_size(self, n: int) -> int:
+        """The features' side at :attr:`stride` for an input side ``n`` (each convolution
+        3x3 with padding 1)."""
+        for s in self.strides:
+            n = (n - 1) // s + 1
+        return n
+
+    def under(self, glimpses: Tensor, at: Tensor, k: int) -> Tensor:
+        """``self(glimpses)`` under the ``k``-wide patch of each glimpse (``(B, C, h, w)``)
+        whose top-left sample is ``at`` ``(B, 2)`` (row, column): ``(B, D, k, k)``, the same
+        numbers to float rounding. On a CPU only the features the patch interpolates are
+        computed, from the input samples in their receptive field, and only the patch's samples
+        are interpolated; elsewhere the whole glimpse, so nothing is read back from the device.
+        """
+        B, _, h, w = glimpses.shape
+        if glimpses.device.type != "cpu":
+            rows = torch.arange(B, device=at.device)[:, None, None]
+            offsets = torch.arange(k, device=at.device)
+            ys = (at[:, 0:1] + offsets)[:, :, None]
+            xs = (at[:, 1:2] + offsets)[:, None, :]
+            return self(glimpses)[rows, :, ys, xs].permute(0, 3, 1, 2)
+        hc, wc = self.coarse_size(h), self.coarse_size(w)
+        s = self.stride
+        out = []
+        for i, (y, x) in enumerate(at.tolist()):
+            (y0, y1), (x0, x1) = self._span(y, k, h, hc), self._span(x, k, w, wc)
+            coarse = self._coarse(glimpses[i : i + 1, :, y0:y1, x0:x1])[0]  # (D, h', w')
+            (top, bottom, dy), (left, right, dx) = (
+                _bilinear(a, k, n, c, first // s, glimpses.dtype)
+                for a, n, c, first in ((y, h, hc, y0), (x, w, wc, x0))
+            )
+            rows_part = coarse[:, top] * (1 - dy)[:, None] + coarse[:, bottom] * dy[:, None]
+            out.append(rows_part[:, :, left] * (1 - dx) + rows_part[:, :, right] * dx)
+        return torch.stack(out)
+
+    def _span(self, a: int, k: int, n: int, coarse: int) -> tuple[int, int]:
+        """The input samples ``[lo, hi)`` of a side of ``n`` (``coarse`` features) that the
+        features of samples ``a .. a + k - 1`` depend on: those the bilinear upsampling reads
+        (:func:`_bilinear`) and their receptive fields; ``lo`` a multiple of :attr:`stride`,
+        so that the features' grid is the whole glimpse's."""
+        scale = coarse / n
+        first = math.floor(max((a + 0.5) * scale - 0.5, 0.0))
+        last = min(math.floor(max((a + k - 0.5) * scale - 0.5, 0.0)) + 1, coarse - 1)
+        s = self.stride
+        lo = max((s * first - self.half_field) // s * s, 0)
+        return lo, min(s * last + self.half_field + 1, n)
+
+
+def _bilinear(
+    a: int, k: int, n: int, coarse: int, first: int, dtype: torch.dtype
+) -> tuple[Tensor, Tensor, Tensor]:
+    """Bilinear upsampling of ``coarse`` features to ``n`` samples (``align_corners=False``,
+    as :func:`torch.nn.functional.interpolate`) at samples ``a .. a + k - 1``: the two
+    features each reads, numbered from feature ``first``, and the second one's weight."""
+    scale = torch.tensor(coarse / n, dtype=dtype)
+    source = ((torch.arange(a, a + k, dtype=dtype) + 0.5) * scale - 0.5).clamp(min=0)
+    low = source.floor()
+    weight = source - low
+    low = low.long()
+    high = (low + 1).clamp(max=coarse - 1)
+    return low - first, high - first, weight
 
 
 def fold_batch_norm(

@@ -359,8 +359,9 @@ class RecurrentTracker(nn.Module):
     def deep_templates(self, glimpses: Tensor, mask: Tensor) -> Tensor:
         """The first frame's ImageNet feature templates ``(B, D, k, k)`` (``score_deep``) from
         the central ``k`` square of ``glimpses`` ``(B, C, S, S)`` under ``mask``."""
-        k = mask.shape[-1]
-        return template_kernels(self.deep(glimpses), (k, k), mask)
+        k, top = mask.shape[-1], (glimpses.shape[-1] - mask.shape[-1]) // 2
+        at = torch.full((len(glimpses), 2), top, dtype=torch.long, device=mask.device)
+        return template_kernels(self.deep.under(glimpses, at, k), (k, k), mask)
 
     def match_templates(self, glimpses: Tensor, mask: Tensor) -> Tensor:
         """Templates ``(B, C', k, k)`` from the central ``k`` square of ``glimpses`` ``(B, C, S,
@@ -570,11 +571,10 @@ class RecurrentTracker(nn.Module):
                 # whole of the cut patch.
                 scored = first if c.score_first else templates
                 deep = None
-                if c.score_deep:  # ImageNet features of the chosen glimpses' part matched
+                if c.score_deep:  # ImageNet features under the chosen placement
                     rows_m, cols_m = maps.shape[-2:]  # the part of the glimpses matched
                     seen = glimpses[pick, :, top : top + rows_m, left : left + cols_m]
-                    under = self.deep(seen)[rows_b[:, None, None], :, ys, xs]  # (b, k, k, D)
-                    deep = (under.permute(0, 3, 1, 2), deep_first[pick_rows])
+                    deep = (self.deep.under(seen, at_crop, k), deep_first[pick_rows])
                 peak = self.match_score_at(
                     cut[:, :-1], cut[:, -1:], scored[pick_rows], mask[pick_rows], deep
                 )[:, None]

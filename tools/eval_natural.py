@@ -10,7 +10,8 @@
    lost, the share with IoU < 0.3 (precision, target >= 0.90); of the frames with IoU < 0.1,
    the share flagged lost (recall, target >= 0.80). Frames without ground truth are left out.
 3. Speed: single-object ``ratrack track`` end to end (decode, track, write) against CSRT fed the
-   same decoded frames (decode counted), on ``otb/BlurCar2`` and ``otb/Crossing``.
+   same decoded frames (decode counted), on ``otb/BlurCar2`` and ``otb/Crossing``; the two
+   alternate ``--repeats`` times (default 3) and each one's fastest run counts.
 4. With ``--ablation``: the split's mean IoU of pixel NCC alone and of learned matching alone
    (each with the shipped search and template memory, keeping the matched box: the RNN and
    heads add nothing) beside the full model; the learned parts' gain is full minus pixel alone.
@@ -40,7 +41,6 @@ import argparse
 import dataclasses
 import json
 import tempfile
-import time
 from pathlib import Path
 
 import cv2
@@ -50,12 +50,13 @@ import torch
 from ratrack.checkpoints import save_tracker
 from ratrack.cli._common import parse_assignments as parse_set
 from ratrack.data.formats import open_sequence
+from ratrack.eval.benchmark import run_end_to_end
 from ratrack.eval.peers import OpenCVTracker, run_trackers
 from ratrack.eval.sot import score_sot
 from ratrack.eval.sot_benchmark import evaluate_sot_benchmark
+from ratrack.eval.speed import SpeedConfig
 from ratrack.model.tracker import RecurrentTracker
 from ratrack.track.online import Tracker
-from ratrack.track.run import run_track
 from ratrack.track.sot import SingleObjectTracker
 
 VALIDATION = (
@@ -116,26 +117,18 @@ def threshold_rule(frames: tuple[np.ndarray, np.ndarray]) -> float | None:
     return best
 
 
-def end_to_end_speed(data: Path) -> dict:
-    """Frames/s of ``ratrack track`` (whole run) and of CSRT with decoding, same sequences."""
-    out = {}
-    for name in SPEED_SEQUENCES:
-        seq = open_sequence(data / name, "otb")
-        x1, y1, x2, y2 = seq.gt[0]
-        with tempfile.TemporaryDirectory() as tmp:
-            start = time.perf_counter()
-            run_track(seq, init=[(x1, y1, x2 - x1, y2 - y1)], out=Path(tmp) / "track.txt")
-            ours = len(seq) / (time.perf_counter() - start)
-        csrt = OpenCVTracker(name="csrt")
-        start = time.perf_counter()
-        for t, frame in enumerate(seq.frames()):
-            if t == 0:
-                csrt.init(frame, seq.gt[0])
-            else:
-                csrt.update(frame)
-        theirs = len(seq) / (time.perf_counter() - start)
-        out[name] = {"ratrack_fps": ours, "csrt_fps": theirs, "ratio": ours / theirs}
-    return out
+def end_to_end_speed(data: Path, weights: str, repeats: int) -> dict:
+    """Frames/s of ``ratrack track`` end to end (decode, track, write; the weights loaded once
+    beforehand) and of CSRT with decoding, on the same sequences, one thread each: ``ratrack
+    bench speed``'s measurement (:func:`~ratrack.eval.benchmark.run_end_to_end`), the two
+    alternating ``repeats`` times and the fastest run of each counting, so that a change of
+    load on a shared machine hits both alike."""
+    config = SpeedConfig(weights=weights, sequences=SPEED_SEQUENCES, repeats=repeats, threads=1)
+    rows = run_end_to_end(config, data)
+    return {
+        r.sequence: {"ratrack_fps": r.track_fps, "csrt_fps": r.peer_fps, "ratio": r.ratio}
+        for r in rows
+    }
 
 
 def ablation_models(weights: str) -> dict[str, RecurrentTracker]:
@@ -227,6 +220,9 @@ def main() -> None:
     parser.add_argument("--split", choices=("val", "tune"), default="val")
     parser.add_argument("--weights", default="natural")
     parser.add_argument("--no-speed", action="store_true", help="skip the end-to-end speed runs")
+    parser.add_argument(
+        "--repeats", type=int, default=3, help="end-to-end runs of each tracker (fastest counts)"
+    )
     parser.add_argument("--json", type=Path, default=None)
     parser.add_argument(
         "--ablation", action="store_true", help="also run pixel NCC alone and learned alone"
@@ -266,7 +262,7 @@ def main() -> None:
     )
     rule = threshold_rule(frames)
     print(f"largest threshold right on >= 90 % of the frames it flags here: {rule}")
-    speed = {} if args.no_speed else end_to_end_speed(args.data)
+    speed = {} if args.no_speed else end_to_end_speed(args.data, args.weights, args.repeats)
     for name, s in speed.items():
         print(
             f"speed {name}: ratrack track {s['ratrack_fps']:.1f} frames/s end to end, CSRT "

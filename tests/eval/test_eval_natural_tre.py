@@ -50,3 +50,24 @@ def test_segments_forward_and_reversed_score_as_tracked(eval_natural, data_dir, 
         gt = seq.gt[::-1].copy() if reverse else seq.gt
         assert ours[1] == pytest.approx(_direct(model, order[500:540], gt[500:540]), abs=1e-6)
         assert all(0 <= x <= 1 for x in ours)
+
+
+def test_end_to_end_speed_runs_both_trackers_on_each_sequence(
+    eval_natural, data_dir, tmp_path, one_thread
+):
+    """The speed target's measurement: ``ratrack track`` and CSRT alternate on each speed
+    sequence; the frames/s and their ratio come back per sequence (here both names hold the
+    first 8 frames of Crossing)."""
+    seq = open_sequence(data_dir / "otb" / "Crossing", "otb")
+    for name in eval_natural.SPEED_SEQUENCES:
+        folder = tmp_path / name / "img"
+        folder.mkdir(parents=True)
+        for image in seq.paths[:8]:
+            (folder / image.name).symlink_to(image)
+        lines = (data_dir / "otb" / "Crossing" / "groundtruth_rect.txt").read_text().splitlines()
+        (tmp_path / name / "groundtruth_rect.txt").write_text("\n".join(lines[:8]) + "\n")
+    speed = eval_natural.end_to_end_speed(tmp_path, "natural", repeats=2)
+    assert set(speed) == set(eval_natural.SPEED_SEQUENCES)
+    for row in speed.values():
+        assert row["ratrack_fps"] > 0 and row["csrt_fps"] > 0
+        assert row["ratio"] == pytest.approx(row["ratrack_fps"] / row["csrt_fps"])

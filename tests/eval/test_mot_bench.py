@@ -98,6 +98,8 @@ def test_cli_prints_the_table_with_ratrack_alone(data_dir, tmp_path):
     assert "ratrack" in result.output and "Car" in result.output
     bad = runner.invoke(app, ["bench", "mot", "--kitti", str(kitti), "--peers", "deepsort"])
     assert bad.exit_code != 0
+    bad = runner.invoke(app, ["bench", "mot", "--kitti", str(kitti), "--repeats", "0"])
+    assert bad.exit_code != 0 and "--repeats" in str(bad.exception)
 
 
 def test_peers_run_on_the_same_detections(data_dir):
@@ -108,3 +110,29 @@ def test_peers_run_on_the_same_detections(data_dir):
     rows = run_bench(kitti, runners, ["0012"], ["Car"])
     assert [r.tracker for r in rows] == list(runners)
     assert all(0.5 < r.scores["HOTA"] < 1.0 and np.isfinite(r.fps) for r in rows)
+
+
+def test_trackers_take_turns_and_the_fastest_run_counts(data_dir):
+    """With ``repeats`` every sequence is run by each tracker in turn, round after round; the
+    boxes scored are the first round's and each tracker's time on a sequence its fastest run's."""
+    kitti = data_dir / "kitti_tracking"
+    calls = []
+    times = iter([3.0, 1.0, 2.0, 5.0, 4.0, 6.0] * 2)  # a, b, a, b, a, b per sequence
+
+    def timed(name, inner):
+        def run(seq):
+            calls.append((name, seq.name))
+            rows, _ = inner(seq)
+            return rows, next(times)
+
+        return run
+
+    runners = {"a": timed("a", ratrack_runner()), "b": timed("b", ratrack_runner())}
+    rows = run_bench(kitti, runners, ["0012", "0014"], ["Pedestrian"], repeats=3)
+    assert calls == [(n, s) for s in ("0012", "0014") for _ in range(3) for n in ("a", "b")]
+    seconds = {r.tracker: r.seconds for r in rows}
+    assert seconds == {"a": 2.0 + 2.0, "b": 1.0 + 1.0}  # min(3, 2, 4), min(1, 5, 6) twice
+    once = run_bench(kitti, {"ratrack": ratrack_runner()}, ["0012", "0014"], ["Pedestrian"])
+    assert rows[0].scores["HOTA"] == once[0].scores["HOTA"] == rows[1].scores["HOTA"]
+    with pytest.raises(ValueError, match="repeats"):
+        run_bench(kitti, runners, ["0012"], ["Pedestrian"], repeats=0)

@@ -84,6 +84,9 @@ def bench_mot(
         str, typer.Option(help="Peers (extra 'peers'): sort,bytetrack,ocsort,sv-bytetrack, all.")
     ] = "all",
     classes: Annotated[str, typer.Option(help="KITTI classes: Car,Pedestrian.")] = "Car,Pedestrian",
+    repeats: Annotated[
+        int, typer.Option(help="Runs of each sequence per tracker, taking turns (fastest).")
+    ] = 3,
     json_out: Annotated[Path | None, typer.Option("--json", help="Write rows as JSON.")] = None,
 ) -> None:
     """ratrack and peer trackers on the same KITTI detections from boxes alone: HOTA, DetA,
@@ -94,6 +97,7 @@ def bench_mot(
     from ratrack.eval.mot_bench import (
         CLASSES,
         format_bench_table,
+        kitti_sequences,
         parse_peers,
         parse_sequences,
         peer_runner,
@@ -107,13 +111,23 @@ def bench_mot(
         seqs = parse_sequences(sequences)
     except ValueError as exc:
         raise RatrackError(f"--peers/--sequences: {exc}") from None
+    if not 1 <= repeats <= 100:
+        raise RatrackError(f"--repeats: must be 1 to 100, got {repeats}")
     wanted = [c.strip() for c in classes.split(",") if c.strip()]
     for c in wanted:
         if c not in CLASSES:
             raise RatrackError(f"--classes: {c!r} is not one of {', '.join(CLASSES)}")
     runners = {"ratrack": ratrack_runner(), **{n: peer_runner(n) for n in names}}
-    with tqdm(total=len(runners) * len(wanted), desc="bench mot", unit="run") as bar:
-        rows = run_bench(kitti, runners, seqs or None, wanted, progress=lambda _: bar.update(1))
+    count = len(kitti_sequences(kitti, seqs or None)) * len(wanted)
+    with tqdm(total=count, desc="bench mot", unit="seq") as bar:
+        rows = run_bench(
+            kitti,
+            runners,
+            seqs or None,
+            wanted,
+            progress=lambda _: bar.update(1),
+            repeats=repeats,
+        )
     typer.echo(format_bench_table(rows))
     _write_json(
         json_out,

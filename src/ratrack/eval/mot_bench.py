@@ -377,12 +377,15 @@ def run_bench(
     num_frames = {s: kitti_num_frames(g) for s, g in gt.items()}
     out = []
     for cls in classes:
-        preds: dict[str, dict] = {name: {} for name in runners}
-        seconds = dict.fromkeys(runners, 0.0)
-        for s in labels:
-            seq = SequenceDetections(
+        dets = {  # every file read (and checked) before any tracker runs
+            s: SequenceDetections(
                 s, load_detections(det_root / cls / f"{s}.txt", num_frames[s]), cls
             )
+            for s in labels
+        }
+        preds: dict[str, dict] = {name: {} for name in runners}
+        seconds = dict.fromkeys(runners, 0.0)
+        for s, seq in dets.items():
             fastest = dict.fromkeys(runners, float("inf"))
             for turn in range(repeats):
                 for name, runner in runners.items():

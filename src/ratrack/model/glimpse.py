@@ -33,6 +33,16 @@ class Frame(NamedTuple):
         return cls(pixels, (0, 0), (pixels.shape[-2], pixels.shape[-1]))
 
 
+def patches_at(maps: Tensor, rows: Tensor, at: Tensor, k: int) -> Tensor:
+    """The ``k x k`` patches of ``maps`` ``(N, C, h, w)`` whose top-left samples are ``at``
+    ``(B, 2)`` (row, column), each of map ``rows[i]`` ``(B,)``: ``(B, C, k, k)``, gathered in
+    place (no copy of whole maps, nothing read back from the device)."""
+    offsets = torch.arange(k, device=at.device)
+    ys = (at[:, 0:1] + offsets)[:, :, None]  # (B, k, 1)
+    xs = (at[:, 1:2] + offsets)[:, None, :]  # (B, 1, k)
+    return maps[rows[:, None, None], :, ys, xs].permute(0, 3, 1, 2)
+
+
 def valid_masks(windows: Tensor, size: tuple[int, int], frame_size: tuple[int, int]) -> Tensor:
     """``(B, 1, h, w)`` of ones where a glimpse of ``size`` ``(h, w)`` at xyxy ``windows``
     ``(B, 4)`` samples inside a frame of ``frame_size`` ``(H, W)``, zeros elsewhere.

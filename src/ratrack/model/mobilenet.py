@@ -20,6 +20,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ratrack.model.glimpse import patches_at
+
 # (t, c, n, s) of MobileNetV2's first stages, down to stride 16; the stem is block 0
 SETTINGS = ((1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2))
 STEM_CHANNELS = 32
@@ -114,11 +116,7 @@ class DeepFeatures(nn.Module):
         """
         B, _, h, w = glimpses.shape
         if glimpses.device.type != "cpu":
-            rows = torch.arange(B, device=at.device)[:, None, None]
-            offsets = torch.arange(k, device=at.device)
-            ys = (at[:, 0:1] + offsets)[:, :, None]
-            xs = (at[:, 1:2] + offsets)[:, None, :]
-            return self(glimpses)[rows, :, ys, xs].permute(0, 3, 1, 2)
+            return patches_at(self(glimpses), torch.arange(B, device=at.device), at, k)
         hc, wc = self.coarse_size(h), self.coarse_size(w)
         s = self.stride
         out = []

@@ -93,7 +93,7 @@ from ratrack.model.correlation import (
     template_spectra,
     zero_padded,
 )
-from ratrack.model.glimpse import Frame, cut_glimpses, valid_masks
+from ratrack.model.glimpse import Frame, cut_glimpses, patches_at, valid_masks
 from ratrack.model.mobilenet import DeepFeatures
 
 
@@ -553,15 +553,12 @@ class RecurrentTracker(nn.Module):
             if c.template_rate > 0 or padded or c.score_first:
                 # the maps and their validity under the chosen placement, cut from the chosen
                 # glimpses in place: (b, C' + 1, k, k)
-                offsets = torch.arange(k, device=where.device)
                 # in the maps matched: a placement that scored lies in them; one that did not
                 # (nothing matched, at is the first placement) moves to their first
                 at_crop = (at - at.new_tensor([top, left])).clamp(min=0)
-                ys = (at_crop[:, 0:1] + offsets)[:, :, None]  # (b, k, 1)
-                xs = (at_crop[:, 1:2] + offsets)[:, None, :]  # (b, 1, k)
-                chosen = pick[:, None, None]  # (b, 1, 1)
-                cut = torch.cat((maps[chosen, :, ys, xs], valid[chosen, :, ys, xs]), -1)
-                cut = cut.permute(0, 3, 1, 2)  # (b, C' + 1, k, k)
+                cut = torch.cat(
+                    (patches_at(maps, pick, at_crop, k), patches_at(valid, pick, at_crop, k)), 1
+                )  # (b, C' + 1, k, k)
             if c.template_rate > 0:
                 patch = torch.where(none[:, None, None, None], 0.0, cut)  # (b, C'+1, k, k)
             if padded or c.score_first:

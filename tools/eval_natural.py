@@ -27,7 +27,11 @@ backwards (other starts, other motion). Per sequence the mean over its segments 
 segments:
 
     python tools/eval_natural.py --data ../shared/data --split tune --tre [--reverse] \
-        [--set match_window=0.2] [--tre-peers csrt]
+        [--set match_window=0.2] [--tre-peers csrt] [--parts]
+
+``--parts`` also scores each tracker's boxes with their centre taken from the ground truth
+(their own width and height kept), and with their width and height taken from it (their own
+centre kept): which part of the box the IoU is lost in, where the object is or how big.
 
 Split (fixed, issue #13): validation = otb/BlurCar2, otb/Crossing, uav123_10fps_half/person12,
 uav123_10fps_half/group2, uavdt_half/S1001 (never used to choose anything); tuning = otb/Car1,
@@ -77,6 +81,20 @@ TUNING = (
 )
 PEERS = "csrt,kcf,mosse,medianflow"
 SPEED_SEQUENCES = ("otb/BlurCar2", "otb/Crossing")
+TRUE_PARTS = ("true centre", "true size")
+"""What ``--parts`` takes from the ground truth (:func:`with_truth`)."""
+
+
+def with_truth(boxes: np.ndarray, gt: np.ndarray, part: str) -> np.ndarray:
+    """``(T, 4)`` xyxy ``boxes`` with one part taken from the ground truth ``gt`` (xyxy, rows
+    without a box stay NaN): ``"true centre"`` keeps their width and height, ``"true size"``
+    keeps their centre."""
+    if part not in TRUE_PARTS:
+        raise ValueError(f"part must be one of {TRUE_PARTS}, got {part!r}")
+    centre_from, size_from = (gt, boxes) if part == "true centre" else (boxes, gt)
+    centre = (centre_from[:, :2] + centre_from[:, 2:]) / 2
+    half = (size_from[:, 2:] - size_from[:, :2]) / 2
+    return np.concatenate((centre - half, centre + half), 1)
 
 
 def flagged_frames(bench) -> tuple[np.ndarray, np.ndarray]:
@@ -175,11 +193,13 @@ def tre(
     reverse: bool = False,
     length: int = 150,
     stride: int = 50,
+    parts: bool = False,
 ) -> dict[str, dict[str, list[float]]]:
     """``{tracker: {sequence: [mean IoU of each segment]}}``: ``model`` ("ratrack") and
     ``peers`` (by their labels, e.g. "CSRT") on segments of up to ``length`` frames starting
     every ``stride`` frames (and at least 30 frames before the end) at frames with ground
-    truth, played backwards with ``reverse``."""
+    truth, played backwards with ``reverse``. With ``parts`` each tracker's boxes are also
+    scored with each of :data:`TRUE_PARTS` (labels "ratrack, true centre" and so on)."""
     out: dict[str, dict[str, list[float]]] = {}
     for name in names:
         seq = open_sequence(data / name, "otb")
@@ -195,9 +215,13 @@ def tre(
                 trackers[opencv.label] = opencv
             runs = run_trackers(frames[start:end], gt[start], trackers)
             for label, run in runs.items():
-                ious = score_sot(run.boxes, gt[start:end]).ious[1:]
-                segment = float(np.nanmean(ious)) if np.isfinite(ious).any() else float("nan")
-                out.setdefault(label, {}).setdefault(name, []).append(segment)
+                scored = {label: run.boxes}
+                for part in TRUE_PARTS if parts else ():
+                    scored[f"{label}, {part}"] = with_truth(run.boxes, gt[start:end], part)
+                for key, boxes in scored.items():
+                    ious = score_sot(boxes, gt[start:end]).ious[1:]
+                    segment = float(np.nanmean(ious)) if np.isfinite(ious).any() else float("nan")
+                    out.setdefault(key, {}).setdefault(name, []).append(segment)
     return out
 
 
@@ -205,7 +229,7 @@ def print_tre(data: Path, names, args: argparse.Namespace) -> None:
     model = Tracker.from_pretrained(args.weights).model
     model.config = dataclasses.replace(model.config, **parse_set(args.set))
     peers = [p for p in args.tre_peers.split(",") if p]
-    table = tre(data, names, model.eval(), peers, reverse=args.reverse)
+    table = tre(data, names, model.eval(), peers, reverse=args.reverse, parts=args.parts)
     for label, rows in table.items():
         means = {n: float(np.nanmean(v)) for n, v in rows.items()}
         print(f"{label} ({'reversed' if args.reverse else 'forward'}, {args.set or 'weights'}):")
@@ -231,6 +255,9 @@ def main() -> None:
     parser.add_argument("--reverse", action="store_true", help="TRE on the footage backwards")
     parser.add_argument("--set", default="", help="TRE: TrackerConfig field=value,... on top")
     parser.add_argument("--tre-peers", default="", help="TRE: OpenCV trackers beside, e.g. csrt")
+    parser.add_argument(
+        "--parts", action="store_true", help="TRE: also with the true centre, the true size"
+    )
     args = parser.parse_args()
     torch.set_num_threads(1)
     cv2.setNumThreads(1)

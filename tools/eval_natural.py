@@ -51,6 +51,7 @@ import cv2
 import numpy as np
 import torch
 
+from ratrack.boxes import convert_boxes
 from ratrack.checkpoints import save_tracker
 from ratrack.cli._common import parse_assignments as parse_set
 from ratrack.data.formats import open_sequence
@@ -91,10 +92,10 @@ def with_truth(boxes: np.ndarray, gt: np.ndarray, part: str) -> np.ndarray:
     keeps their centre."""
     if part not in TRUE_PARTS:
         raise ValueError(f"part must be one of {TRUE_PARTS}, got {part!r}")
-    centre_from, size_from = (gt, boxes) if part == "true centre" else (boxes, gt)
-    centre = (centre_from[:, :2] + centre_from[:, 2:]) / 2
-    half = (size_from[:, 2:] - size_from[:, :2]) / 2
-    return np.concatenate((centre - half, centre + half), 1)
+    ours, truth = convert_boxes(boxes, "xyxy", "cxcywh"), convert_boxes(gt, "xyxy", "cxcywh")
+    centre_from, size_from = (truth, ours) if part == "true centre" else (ours, truth)
+    mixed = np.concatenate((centre_from[:, :2], size_from[:, 2:]), 1)  # cx, cy, w, h
+    return convert_boxes(mixed, "cxcywh", "xyxy")
 
 
 def flagged_frames(bench) -> tuple[np.ndarray, np.ndarray]:

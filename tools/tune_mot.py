@@ -82,6 +82,7 @@ GRIDS: dict[str, dict[str, list]] = {
         "camera_shift": [False, True],
         "motion.std_velocity": [0.01, 0.02, 0.05],
         "motion.score_noise": [False, True],
+        "motion.std_measurement": [0.025, 0.05, 0.1],
     },
     "sort": {
         "min_score": [0.0, 0.3, 0.5, 0.7],

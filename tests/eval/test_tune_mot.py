@@ -57,3 +57,27 @@ def test_new_mechanisms_are_knobs_that_build_a_config(tune_mot):
     cfg = tune_mot.ratrack_config({"height_iou": True, "motion.score_noise": True})
     assert cfg.height_iou and cfg.motion.score_noise
     assert {"height_iou", "motion.score_noise"} <= set(tune_mot.GRIDS["ratrack"])
+
+
+def test_the_dashcam_defaults_are_settings_the_tool_can_choose(tune_mot):
+    """Every class's shipped settings are a ratrack config the tool builds, and each knob that
+    differs from the car's lies on its grid (README: chosen by tools/tune_mot.py)."""
+    import dataclasses
+
+    from ratrack.track.lifecycle import MultiTrackConfig
+    from ratrack.track.multi import DASHCAM
+
+    def flat(cfg):
+        params = dataclasses.asdict(cfg)
+        params.update({f"motion.{k}": v for k, v in params.pop("motion").items()})
+        return params
+
+    car = flat(MultiTrackConfig())
+    grids = tune_mot.GRIDS["ratrack"]
+    assert "motion.std_measurement" in grids
+    for cls, cfg in DASHCAM.items():
+        params = flat(cfg)
+        assert tune_mot.ratrack_config(params) == cfg, cls
+        moved = {k for k in grids if params[k] != car[k]}
+        assert all(params[k] in grids[k] for k in moved), (cls, moved)
+    assert DASHCAM["Pedestrian"].motion.std_measurement in grids["motion.std_measurement"]

@@ -1,6 +1,8 @@
-"""tools/tune_mot.py's criteria: which trial setting replaces the incumbent."""
+"""tools/tune_mot.py: its criteria (which trial setting replaces the incumbent) and grids."""
 
 from __future__ import annotations
+
+import dataclasses
 
 import pytest
 
@@ -62,8 +64,6 @@ def test_new_mechanisms_are_knobs_that_build_a_config(tune_mot):
 def test_the_dashcam_defaults_are_settings_the_tool_can_choose(tune_mot):
     """Every class's shipped settings are a ratrack config the tool builds, and each knob that
     differs from the car's lies on its grid (README: chosen by tools/tune_mot.py)."""
-    import dataclasses
-
     from ratrack.track.lifecycle import MultiTrackConfig
     from ratrack.track.multi import DASHCAM
 

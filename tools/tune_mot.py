@@ -163,6 +163,14 @@ def ratrack_config(params: dict):
     return MultiTrackConfig(**rest, motion=MotionConfig(**motion))
 
 
+def ratrack_params(config) -> dict:
+    """Flat ``params`` of a :class:`MultiTrackConfig` (``motion.NAME`` for the filter's): the
+    inverse of :func:`ratrack_config`."""
+    params = dataclasses.asdict(config)
+    params.update({f"motion.{k}": v for k, v in params.pop("motion").items()})
+    return params
+
+
 def evaluate(name: str, params: dict, dets, gt, cls, num_frames) -> Score:
     if name == "ratrack":
         runner = ratrack_runner(ratrack_config(params))
@@ -196,8 +204,7 @@ def tune(
     if name == "ratrack":
         from ratrack.track.lifecycle import MultiTrackConfig
 
-        base = dataclasses.asdict(MultiTrackConfig())
-        base.update({f"motion.{k}": v for k, v in base.pop("motion").items()})
+        base = ratrack_params(MultiTrackConfig())
         params = {k: base[k] for k in GRIDS[name]}
     params.update(fixed or {})
     cache: dict[str, Score] = {}

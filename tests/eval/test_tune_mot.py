@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
-
 import pytest
 
 from tool_helpers import load_tool
@@ -67,16 +65,11 @@ def test_the_dashcam_defaults_are_settings_the_tool_can_choose(tune_mot):
     from ratrack.track.lifecycle import MultiTrackConfig
     from ratrack.track.multi import DASHCAM
 
-    def flat(cfg):
-        params = dataclasses.asdict(cfg)
-        params.update({f"motion.{k}": v for k, v in params.pop("motion").items()})
-        return params
-
-    car = flat(MultiTrackConfig())
+    car = tune_mot.ratrack_params(MultiTrackConfig())
     grids = tune_mot.GRIDS["ratrack"]
     assert "motion.std_measurement" in grids
     for cls, cfg in DASHCAM.items():
-        params = flat(cfg)
+        params = tune_mot.ratrack_params(cfg)
         assert tune_mot.ratrack_config(params) == cfg, cls
         moved = {k for k in grids if params[k] != car[k]}
         assert all(params[k] in grids[k] for k in moved), (cls, moved)

@@ -4,9 +4,10 @@
 original matcher (before issue #13) tracked them: the ``Crossing`` array of ``same_boxes.npz``
 at commit e7e474b (``git show e7e474b:tests/track/same_boxes.npz``). With a 1x search
 (``match_search=1``), zero padding, no cosine window, no lost search or hold, pixel NCC alone,
-a fixed template (which the original matcher did not have) and its scale penalty 0.97, today's
-matcher gives the same boxes: its NCC masks samples outside the frame, which on Crossing never
-moves a box by more than float rounding. (The shipped weights gained a learned matcher beside
+a fixed template (which the original matcher did not have), its scale penalty 0.97, and
+neither stretched aspects nor a check of jumps (session 21), today's matcher gives the same
+boxes: its NCC masks samples outside the frame, which on Crossing never moves a box by more
+than float rounding. (The shipped weights gained a learned matcher beside
 the pixel NCC; the conv net, RNN and heads those boxes came from are unchanged.)
 """
 
@@ -23,7 +24,8 @@ from ratrack.data.formats import open_sequence
 REFERENCE = Path(__file__).with_name("original_boxes.npz")
 ORIGINAL = {"match_search": 1.0, "match_padding": "zeros", "match_window": 0.0,
             "lost_score": -1.0, "hold_score": -1.0, "match_blend": 0.0,
-            "template_rate": 0.0, "match_penalty": 0.97}  # fmt: skip
+            "template_rate": 0.0, "match_penalty": 0.97,
+            "match_aspect": 0.0, "jump_check": 0.0}  # fmt: skip
 ATOL = 1e-3  # pixels
 
 

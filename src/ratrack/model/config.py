@@ -57,6 +57,13 @@ class TrackerConfig:
     match_size: int = 0
     match_scales: tuple[float, ...] = (1 / 1.05, 1.0, 1.05)
     match_penalty: float = 0.97  # a peak found at a scale other than 1 counts this much
+    # > 1: an elongated box (long side at least aspect_elongation times its short side) is also
+    # searched at two stretched aspects of the same area: match glimpses match_aspect times
+    # wider and as many times shorter, and the reverse; their peaks count aspect_penalty as
+    # much, and the box found there takes that aspect. 0: off.
+    match_aspect: float = 0.0
+    aspect_elongation: float = 1.5
+    aspect_penalty: float = 0.99
     # The search region of matching, in windows: the template is looked for at every placement
     # within match_search times the window around the last box (SiamFC's search region).
     match_search: float = 1.0
@@ -79,6 +86,13 @@ class TrackerConfig:
     lost_compare: bool = False
     lost_margin: float = 0.0
     hold_score: float = 0.45
+    # > 0: a confident object (score at least lost_score before and after) whose box centre
+    # moves more than jump_check times its long side in one frame is checked by tracking back:
+    # a fresh start at the new box is tracked one frame back, and where it lands more than
+    # jump_check of the side from the previous box, the move is refused (it went to something
+    # that was elsewhere a frame ago) and the object keeps its previous state for this frame.
+    # Needs the previous frame: the online Tracker does it (ratrack.track.online). 0: off.
+    jump_check: float = 0.0
     # What a placement near the search glimpse's edge compares the template's overhanging part
     # with: "zeros": the glimpse is search_cells samples wide and zero-padded by half a
     # template ('same'-size correlation, as the original matcher did): a far placement partly
@@ -149,6 +163,16 @@ class TrackerConfig:
             raise ValueError(f"match_scales must be positive, got {self.match_scales}")
         if not 0 < self.match_penalty <= 1:
             raise ValueError(f"match_penalty must be in (0, 1], got {self.match_penalty}")
+        if not (self.match_aspect == 0 or self.match_aspect > 1) or self.aspect_elongation < 1:
+            raise ValueError(
+                f"match_aspect must be 0 or > 1 and aspect_elongation >= 1, got "
+                f"{self.match_aspect}, {self.aspect_elongation}"
+            )
+        if not 0 < self.aspect_penalty <= 1 or self.jump_check < 0:
+            raise ValueError(
+                f"aspect_penalty must be in (0, 1] and jump_check >= 0, got "
+                f"{self.aspect_penalty}, {self.jump_check}"
+            )
         if self.match_search < 1 or self.lost_search < self.match_search:
             raise ValueError(
                 f"match_search must be >= 1 and lost_search >= match_search, got "
@@ -208,6 +232,15 @@ class TrackerConfig:
         """Index of the match scale nearest 1 (the last box's own size): the scale a lost
         object's wide search keeps with ``lost_one_scale``, and the one the matcher trains at."""
         return min(range(len(self.match_scales)), key=lambda i: abs(math.log(self.match_scales[i])))
+
+    def match_stretches(self, aspects: bool) -> tuple[tuple[float, float], ...]:
+        """``(x, y)`` factors of each match glimpse's sides: each of ``match_scales`` on both,
+        then with ``aspects`` the two stretched aspects of ``match_aspect``."""
+        pairs = tuple((s, s) for s in self.match_scales)
+        if aspects:
+            a = self.match_aspect
+            pairs += ((a, 1 / a), (1 / a, a))
+        return pairs
 
     @property
     def match_kernel(self) -> int:

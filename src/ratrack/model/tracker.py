@@ -243,11 +243,15 @@ class RecurrentTracker(nn.Module):
         m = self.config.max_delta_log_scale
         return torch.cat((raw[:, :2], m * torch.tanh(raw[:, 2:] / m)), 1)
 
-    def match_windows(self, windows: Tensor, boxes: Tensor, wide: Tensor) -> Tensor:
+    def match_windows(
+        self, windows: Tensor, boxes: Tensor, wide: Tensor, aspects: bool = False
+    ) -> Tensor:
         """``(B, n, 4)`` xyxy windows of the match glimpses: centred on ``windows``, one per
-        ``match_scales`` entry. A match glimpse samples ``match_size / (context * long side of
-        the box * scale)`` pixels per frame pixel (the template's resolution) and is
-        ``search_cells(wide) + match_kernel`` samples wide."""
+        ``match_scales`` entry, then with ``aspects`` the two stretched ones
+        (:meth:`TrackerConfig.match_stretches`). A match glimpse samples ``match_size /
+        (context * long side of the box * scale)`` pixels per frame pixel (the template's
+        resolution; per axis for a stretched one) and is ``search_cells(wide) + match_kernel``
+        samples wide."""
         c = self.config
         cx, cy, _, _ = convert_boxes(windows, "xyxy", "cxcywh").unbind(-1)
         _, _, w, h = convert_boxes(boxes, "xyxy", "cxcywh").unbind(-1)
@@ -255,11 +259,17 @@ class RecurrentTracker(nn.Module):
         k = c.match_kernel
         samples = torch.where(wide, c.search_cells(True) + k, c.search_cells(False) + k)  # (B,)
         side = side * samples.to(side.dtype) / c.match_size
-        sides = side[:, None] * side.new_tensor(c.match_scales)  # (B, n)
-        centre = torch.stack((cx, cy), -1)[:, None].expand(-1, len(c.match_scales), -1)
-        return convert_boxes(
-            torch.cat((centre, sides[..., None].expand(-1, -1, 2)), -1), "cxcywh", "xyxy"
-        )
+        stretches = side.new_tensor(c.match_stretches(aspects))  # (n, 2)
+        sides = side[:, None, None] * stretches  # (B, n, 2)
+        centre = torch.stack((cx, cy), -1)[:, None].expand(-1, len(stretches), -1)
+        return convert_boxes(torch.cat((centre, sides), -1), "cxcywh", "xyxy")
+
+    def elongated(self, boxes: Tensor) -> Tensor:
+        """``(B,)`` bool: xyxy ``boxes`` searched at stretched aspects too (``match_aspect``),
+        those whose long side is at least ``aspect_elongation`` times their short side."""
+        wh = boxes[:, 2:] - boxes[:, :2]
+        long = wh.amax(1) >= self.config.aspect_elongation * wh.amin(1)
+        return long & (self.config.match_aspect > 0)
 
     def first_windows(self, boxes: Tensor) -> Tensor:
         """``(B, 4)`` xyxy: the window :meth:`init_state` reads around each of ``boxes``."""
@@ -270,16 +280,21 @@ class RecurrentTracker(nn.Module):
         ``lost_score``) are searched wider. Which objects are lost is read back to the host
         here, once, so that the step itself never waits on the device for it."""
         wide = state.score < self.config.lost_score  # (B,)
-        return self._read_windows(state, wide, tuple(wide.tolist()))
+        if not self.config.match_aspect:
+            return self._read_windows(state, wide, tuple(wide.tolist()))
+        # the one read back: which objects are lost, and whether any is elongated
+        *lost, long = torch.cat((wide, self.elongated(state.box).any()[None])).tolist()
+        return self._read_windows(state, wide, tuple(lost), long)
 
     def _read_windows(
-        self, state: TrackerState, wide: Tensor, lost: tuple[bool, ...]
+        self, state: TrackerState, wide: Tensor, lost: tuple[bool, ...], aspects: bool = False
     ) -> ReadWindows:
         """:meth:`read_windows` with the objects searched wide given: ``wide`` on the device,
-        ``lost`` the same on the host."""
+        ``lost`` the same on the host; ``aspects``: the match glimpses include the stretched
+        aspects (some object is elongated)."""
         if not self.config.match_size:
             return ReadWindows(state.window, state.window.new_zeros(len(wide), 0, 4), wide, lost)
-        match = self.match_windows(state.window, state.box, wide)
+        match = self.match_windows(state.window, state.box, wide, aspects)
         return ReadWindows(state.window, match, wide, lost)
 
     def match_maps(self, glimpses: Tensor) -> Tensor:
@@ -439,8 +454,9 @@ class RecurrentTracker(nn.Module):
             return found
         rows = torch.tensor([i for i, x in enumerate(reads.lost) if x], device=state.box.device)
         near = state.select(rows)  # the lost objects, (b, ...) each
+        aspects = reads.match.shape[1] > len(self.config.match_scales)
         calm = self._read_windows(
-            near, torch.zeros_like(rows, dtype=torch.bool), (False,) * len(rows)
+            near, torch.zeros_like(rows, dtype=torch.bool), (False,) * len(rows), aspects
         )
         pixels = frame.pixels if frame.pixels.shape[0] == 1 else frame.pixels[rows]
         normal = self._search_reads(frame._replace(pixels=pixels), near, calm)
@@ -480,8 +496,14 @@ class RecurrentTracker(nn.Module):
         B, S, k = state.box.shape[0], c.match_size, c.match_kernel
         memory, first, mask, deep_first = self._templates(state)
         templates = self._matched_templates(memory, first)
-        scales = state.box.new_tensor(c.match_scales)  # (n,)
-        discount = torch.where(scales == 1, 1.0, c.match_penalty)
+        aspects = reads.match.shape[1] > len(c.match_scales)  # stretched glimpses read too
+        scales = state.box.new_tensor(c.match_stretches(aspects))  # (n, 2) x and y factors
+        square = scales[:, 0] == scales[:, 1]
+        discount = torch.where(
+            square, torch.where(scales[:, 0] == 1, 1.0, c.match_penalty), c.aspect_penalty
+        )  # (n,)
+        # the stretched aspects count only for elongated boxes (the others never pick them)
+        barred = (~self.elongated(state.box))[:, None] & ~square  # (B, n)
         if len(set(reads.lost)) < 2:  # one group, all rows
             groups: list[tuple[bool, Tensor | None]] = [(any(reads.lost), None)]
         else:  # row numbers from the host: nothing is read back from the device
@@ -530,24 +552,27 @@ class RecurrentTracker(nn.Module):
                 penalty = c.match_window * (1 - hann[:, None] * hann[None, :])  # (cells + 1,) ^ 2
                 ranked = torch.where(response > -1, response - penalty, response)
             response, ranked = response.view(b, n, -1), ranked.view(b, n, -1)  # (b, n, cells'^2)
-            best = (ranked.amax(2) * discount[kept]).argmax(1)  # (b,)
+            peaks = ranked.amax(2) * discount[kept]  # (b, n)
+            if aspects:
+                peaks = peaks.masked_fill(barred[pick_rows][:, kept], -torch.inf)
+            best = peaks.argmax(1)  # (b,)
             rows_b = torch.arange(b, device=best.device)
             where = ranked[rows_b, best].argmax(1)  # (b,)
             peak = response[rows_b, best].gather(1, where[:, None])  # (b, 1)
             at = torch.stack((where // (cells + 1), where % (cells + 1)), -1)  # (b, 2) row, col
             shift = at.flip(-1).to(peak.dtype) - cells / 2  # (b, 2) x, y cells from the centre
             search = searched[rows_b, best]  # (b, 4)
-            cell = (search[:, 2] - search[:, 0])[:, None] / G  # (b, 1) pixels per cell
+            cell = (search[:, 2:] - search[:, :2]) / G  # (b, 2) pixels per cell, x and y
             centre = (search[:, :2] + search[:, 2:]) / 2 + shift * cell
             last = state.box[pick_rows]  # (b, 4)
             _, _, w, h = convert_boxes(last, "xyxy", "cxcywh").unbind(-1)
             scale = scales[kept][best]
-            box = torch.stack((centre[:, 0], centre[:, 1], w * scale, h * scale), -1)
+            box = torch.stack((centre[:, 0], centre[:, 1], w * scale[:, 0], h * scale[:, 1]), -1)
             # no placement with enough of the template inside the frame: the box stays put
             none = peak[:, 0] <= -1
             box = torch.where(none[:, None], last, convert_boxes(box, "cxcywh", "xyxy"))
             shift = torch.where(none[:, None], 0.0, shift)
-            found = torch.cat((shift / S, peak, scale.log()[:, None]), 1)
+            found = torch.cat((shift / S, peak, scale.log().mean(1, keepdim=True)), 1)
             pick = best + rows_b * n  # (b,) the chosen scale's glimpse of each object
             patch = None  # what the template memory moves to; cut only when there is one
             if c.template_rate > 0 or padded or c.score_first:

@@ -15,6 +15,12 @@ in full-frame pixels throughout, so the cost of an update does not grow with the
 Frames are ``(H, W, 3)`` uint8 RGB or ``(H, W)`` uint8 gray numpy arrays, or ``(C, H, W)``
 float tensors in ``[0, 1]``. A model trained on gray frames (Bouncing MNIST) sees RGB input as
 luminance; a model trained on RGB sees gray input repeated over three channels.
+
+With the model's ``jump_check`` on, an update also checks each confident object's large moves
+by tracking back into the previous frame (forward-backward error, as in MedianFlow and TLD):
+a move whose new box, tracked one frame back from a fresh start, lands far from where the
+object was is refused, and the object keeps its previous state for that frame. The tracker
+keeps a copy of the last frame for it.
 """
 
 from __future__ import annotations
@@ -51,6 +57,12 @@ def pretrained_path(name: str) -> Path:
 
 def _concat_states(a: TrackerState, b: TrackerState) -> TrackerState:
     return TrackerState(*(torch.cat((x, y), 0) for x, y in zip(a, b, strict=True)))
+
+
+def centres_and_sides(boxes: Tensor) -> tuple[Tensor, Tensor]:
+    """xyxy ``boxes`` ``(N, 4)``: their centres ``(N, 2)`` and long sides ``(N,)``."""
+    wh = boxes[:, 2:] - boxes[:, :2]
+    return (boxes[:, :2] + boxes[:, 2:]) / 2, wh.amax(1)
 
 
 def glimpse_region(windows: Tensor, height: int, width: int) -> tuple[int, int, int, int] | None:
@@ -90,6 +102,7 @@ class Tracker:
         self._next_id = 0
         self._windows = torch.zeros(0, 4)
         self._frame_shape: tuple | None = None  # the stream's frame kind, set by init
+        self._previous: np.ndarray | Tensor | None = None  # the last frame, for jump_check
 
     @classmethod
     def from_pretrained(
@@ -281,6 +294,7 @@ class Tracker:
         if not new:
             return []
         state = self.model.init_state(self._frame(frame, self.model.first_windows(xyxy)), xyxy)
+        self._remember(frame)
         self._state = state if self._state is None else _concat_states(self._state, state)
         self._next_id = max(self._next_id, max(new) + 1)
         self._ids += new
@@ -320,6 +334,7 @@ class Tracker:
         if xyxy.shape[0] != len(ids):
             raise ValueError(f"{len(ids)} ids but {xyxy.shape[0]} boxes")
         fresh = self.model.init_state(self._frame(frame, self.model.first_windows(xyxy)), xyxy)
+        self._remember(frame)
         rows = torch.tensor([row_of[i] for i in ids], device=self.device)
         self._state = TrackerState(
             *(old.index_copy(0, rows, new) for old, new in zip(self._state, fresh, strict=True))
@@ -338,8 +353,58 @@ class Tracker:
             self._check_frame(frame)  # (with objects, _frame checks it)
             return np.zeros((0, 4), dtype=np.float32)
         reads = self.model.read_windows(self._state)
+        before, previous = self._state, self._previous
         out, self._state = self.model.step(
             self._frame(frame, reads.union()), self._state, reads=reads
         )
-        self._windows = out.window.cpu()
-        return convert_boxes(out.box, "xyxy", self.fmt).cpu().numpy()
+        windows = out.window
+        if self.model.config.jump_check > 0 and previous is not None:
+            windows = self._refuse_jumps(previous, frame, before, windows)
+        self._remember(frame)
+        self._windows = windows.cpu()
+        return convert_boxes(self._state.box, "xyxy", self.fmt).cpu().numpy()
+
+    def _remember(self, frame: np.ndarray | Tensor) -> None:
+        """Keep a copy of ``frame`` as the previous frame (with ``jump_check`` only): the
+        caller may reuse its buffer for the next frame."""
+        if self.model.config.jump_check > 0:
+            self._previous = frame.copy() if isinstance(frame, np.ndarray) else frame.clone()
+
+    def _refuse_jumps(
+        self,
+        previous: np.ndarray | Tensor,
+        frame: np.ndarray | Tensor,
+        before: TrackerState,
+        windows: Tensor,
+    ) -> Tensor:
+        """The model's ``jump_check`` on the step just taken from ``before`` (the state in
+        ``previous``) into ``frame``: each confident object (score at least ``lost_score``
+        before and after) whose centre moved more than ``jump_check`` times its long side is
+        started afresh at its new box in ``frame`` and tracked one step back into
+        ``previous``. Where that lands more than ``jump_check`` of the side from the box it
+        had, the object keeps ``before``'s row (box, memory, score and window). Returns the
+        windows looked through, refused rows back at ``before``'s."""
+        c, after = self.model.config, self._state
+        centre, side = centres_and_sides(before.box)
+        moved = (centres_and_sides(after.box)[0] - centre).norm(dim=1) > c.jump_check * side
+        sure = (before.score >= c.lost_score) & (after.score >= c.lost_score)
+        rows = torch.nonzero(moved & sure)[:, 0]
+        if len(rows) == 0:
+            return windows
+        boxes = after.box[rows]
+        fresh = self.model.init_state(self._frame(frame, self.model.first_windows(boxes)), boxes)
+        reads = self.model.read_windows(fresh)
+        back, _ = self.model.step(self._frame(previous, reads.union()), fresh, reads=reads)
+        missed = (centres_and_sides(back.box)[0] - centre[rows]).norm(dim=1) > (
+            c.jump_check * side[rows]
+        )
+        refused = rows[missed]
+        if len(refused) == 0:
+            return windows
+        self._state = TrackerState(
+            *(
+                new.index_copy(0, refused, old[refused])
+                for new, old in zip(after, before, strict=True)
+            )
+        )
+        return windows.index_copy(0, refused, before.window[refused])

@@ -562,11 +562,16 @@ class RecurrentTracker(nn.Module):
             at = torch.stack((where // (cells + 1), where % (cells + 1)), -1)  # (b, 2) row, col
             shift = at.flip(-1).to(peak.dtype) - cells / 2  # (b, 2) x, y cells from the centre
             search = searched[rows_b, best]  # (b, 4)
-            cell = (search[:, 2:] - search[:, :2]) / G  # (b, 2) pixels per cell, x and y
+            scale = scales[kept][best]  # (b, 2)
+            # (b, 2) pixels per cell, x and y: y's from x's and the glimpse's stretch, so that
+            # an unstretched glimpse's two are the very same number
+            ratio = scale[:, 1] / scale[:, 0]  # exactly 1 unless stretched
+            cell = ((search[:, 2] - search[:, 0]) / G)[:, None] * torch.stack(
+                (torch.ones_like(ratio), ratio), -1
+            )
             centre = (search[:, :2] + search[:, 2:]) / 2 + shift * cell
             last = state.box[pick_rows]  # (b, 4)
             _, _, w, h = convert_boxes(last, "xyxy", "cxcywh").unbind(-1)
-            scale = scales[kept][best]
             box = torch.stack((centre[:, 0], centre[:, 1], w * scale[:, 0], h * scale[:, 1]), -1)
             # no placement with enough of the template inside the frame: the box stays put
             none = peak[:, 0] <= -1

@@ -502,8 +502,6 @@ class RecurrentTracker(nn.Module):
         discount = torch.where(
             square, torch.where(scales[:, 0] == 1, 1.0, c.match_penalty), c.aspect_penalty
         )  # (n,)
-        # the stretched aspects count only for elongated boxes (the others never pick them)
-        barred = (~self.elongated(state.box))[:, None] & ~square  # (B, n)
         if len(set(reads.lost)) < 2:  # one group, all rows
             groups: list[tuple[bool, Tensor | None]] = [(any(reads.lost), None)]
         else:  # row numbers from the host: nothing is read back from the device
@@ -553,8 +551,9 @@ class RecurrentTracker(nn.Module):
                 ranked = torch.where(response > -1, response - penalty, response)
             response, ranked = response.view(b, n, -1), ranked.view(b, n, -1)  # (b, n, cells'^2)
             peaks = ranked.amax(2) * discount[kept]  # (b, n)
-            if aspects:
-                peaks = peaks.masked_fill(barred[pick_rows][:, kept], -torch.inf)
+            if aspects:  # the stretched aspects count only for elongated boxes
+                barred = (~self.elongated(state.box[pick_rows]))[:, None] & ~square[kept]
+                peaks = peaks.masked_fill(barred, -torch.inf)  # (b, n)
             best = peaks.argmax(1)  # (b,)
             rows_b = torch.arange(b, device=best.device)
             where = ranked[rows_b, best].argmax(1)  # (b,)

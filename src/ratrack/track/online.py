@@ -59,12 +59,6 @@ def _concat_states(a: TrackerState, b: TrackerState) -> TrackerState:
     return TrackerState(*(torch.cat((x, y), 0) for x, y in zip(a, b, strict=True)))
 
 
-def centres_and_sides(boxes: Tensor) -> tuple[Tensor, Tensor]:
-    """xyxy ``boxes`` ``(N, 4)``: their centres ``(N, 2)`` and long sides ``(N,)``."""
-    wh = boxes[:, 2:] - boxes[:, :2]
-    return (boxes[:, :2] + boxes[:, 2:]) / 2, wh.amax(1)
-
-
 def glimpse_region(windows: Tensor, height: int, width: int) -> tuple[int, int, int, int] | None:
     """``(x0, y0, x1, y1)``: the pixels of a ``height x width`` frame that glimpses at xyxy
     ``windows`` ``(N, 4)`` read (their union widened by the bilinear footprint, clipped to the
@@ -385,8 +379,10 @@ class Tracker:
         had, the object keeps ``before``'s row (box, memory, score and window). Returns the
         windows looked through, refused rows back at ``before``'s."""
         c, after = self.model.config, self._state
-        centre, side = centres_and_sides(before.box)
-        moved = (centres_and_sides(after.box)[0] - centre).norm(dim=1) > c.jump_check * side
+        was = convert_boxes(before.box, "xyxy", "cxcywh")
+        centre, side = was[:, :2], was[:, 2:].amax(1)
+        now = convert_boxes(after.box, "xyxy", "cxcywh")[:, :2]
+        moved = (now - centre).norm(dim=1) > c.jump_check * side
         sure = (before.score >= c.lost_score) & (after.score >= c.lost_score)
         rows = torch.nonzero(moved & sure)[:, 0]
         if len(rows) == 0:
@@ -395,9 +391,8 @@ class Tracker:
         fresh = self.model.init_state(self._frame(frame, self.model.first_windows(boxes)), boxes)
         reads = self.model.read_windows(fresh)
         back, _ = self.model.step(self._frame(previous, reads.union()), fresh, reads=reads)
-        missed = (centres_and_sides(back.box)[0] - centre[rows]).norm(dim=1) > (
-            c.jump_check * side[rows]
-        )
+        landed = convert_boxes(back.box, "xyxy", "cxcywh")[:, :2]
+        missed = (landed - centre[rows]).norm(dim=1) > c.jump_check * side[rows]
         refused = rows[missed]
         if len(refused) == 0:
             return windows

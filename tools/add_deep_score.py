@@ -15,8 +15,8 @@ match is kept only where it scores more than ``--lost-margin`` higher. All three
 the tuning split (see the model card). Session 21's two options, off by default and not
 shipped (the model card says why): elongated boxes (long side at least 1.5 times the short)
 also searched at aspects stretched by ``--match-aspect`` (peaks count 0.99 as much), and a
-confident move of more than ``--jump-check`` box sides refused when tracking back from the new
-box does not land near the old one. Writes ``natural.pt`` to ``--out``.
+confident move of more than ``--jump-check`` box sides refused when the new box's patch,
+matched in the previous frame, lies far from the old box. Writes ``natural.pt`` to ``--out``.
 """
 
 from __future__ import annotations
@@ -59,7 +59,7 @@ def main() -> None:
     parser.add_argument("--lost-margin", type=float, default=0.2)
     # session 21, not shipped (0: off; the model card): elongated boxes searched at two
     # aspects stretched by --match-aspect too (1.05 tried), and confident moves of more than
-    # --jump-check box sides checked by tracking back (0.5 tried)
+    # --jump-check box sides checked by looking back (0.5 tried)
     parser.add_argument("--match-aspect", type=float, default=0.0)
     parser.add_argument("--jump-check", type=float, default=0.0)
     args = parser.parse_args()

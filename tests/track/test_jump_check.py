@@ -1,11 +1,11 @@
-"""Confident jumps checked by tracking back (the model's ``jump_check``) on real frames.
+"""Confident jumps checked by looking back (the model's ``jump_check``) on real frames.
 
 Frame 0 of ``uavdt_half/S0601`` (a car seen from a drone; a tuning sequence) with a copy of the
 car pasted just right of it: a look-alike that is there in both frames. In the next frame the
 car itself is covered by a flat patch, as a sign board hides it, so its best match is the copy.
-Tracked back from the copy, the fresh start finds the copy again, not the car: the move is
-refused and the box stays where the car was. A real move (the whole frame shifted) is tracked
-back to where the car was and is kept.
+Looked for back in the first frame, the copy's patch is found where the copy is, not where the
+car was: the move is refused and the box stays where the car was. A real move (the whole frame
+shifted) is found back where the car was and is kept.
 """
 
 import dataclasses
@@ -65,14 +65,14 @@ def test_a_real_move_is_kept(one_thread, scene):
     frame, box, w = scene
     shift = round(0.8 * w)
     moved = np.roll(frame, shift, axis=1)  # everything moves 0.8 box sides right
-    boxes, starts = [], []
+    boxes, looks = [], []
     for check in (0.0, 0.5):
         tracker = _tracker(check)
-        with mock.patch.object(tracker.model, "init_state", wraps=tracker.model.init_state) as spy:
+        with mock.patch.object(tracker.model, "locate", wraps=tracker.model.locate) as spy:
             tracker.init(frame, box[None], fmt="xyxy")
             boxes.append(tracker.update(moved)[0])
-        starts.append(spy.call_count)
-    assert starts == [1, 2]  # the move was checked: one fresh start more
+        looks.append(spy.call_count)
+    assert looks == [0, 1]  # the move was checked
     np.testing.assert_allclose(boxes[1], boxes[0], atol=1e-4)  # and kept
     centre = (boxes[1][0] + boxes[1][2]) / 2 - (box[0] + box[2]) / 2
     assert abs(centre - shift) < 0.3 * w

@@ -87,8 +87,8 @@ class TrackerConfig:
     lost_margin: float = 0.0
     hold_score: float = 0.45
     # > 0: a confident object (score at least lost_score before and after) whose box centre
-    # moves more than jump_check times its long side in one frame is checked by tracking back:
-    # a fresh start at the new box is tracked one frame back, and where it lands more than
+    # moves more than jump_check times its long side in one frame is checked by looking back:
+    # the patch at the new box is matched in the previous frame, and where it lies more than
     # jump_check of the side from the previous box, the move is refused (it went to something
     # that was elsewhere a frame ago) and the object keeps its previous state for this frame.
     # Needs the previous frame: the online Tracker does it (ratrack.track.online). 0: off.

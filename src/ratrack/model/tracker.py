@@ -544,11 +544,7 @@ class RecurrentTracker(nn.Module):
             maps, valid, response, (top, left) = self._search(
                 glimpses, valid, templates[pick_rows], mask[pick_rows], cells, spectra
             )  # response (b n, cells + 1, cells + 1); one template per object, n scales
-            ranked = response  # what places the box; the score is the response itself
-            if c.match_window > 0 and not wide:
-                hann = torch.hann_window(cells + 3, periodic=False, dtype=response.dtype)[1:-1]
-                penalty = c.match_window * (1 - hann[:, None] * hann[None, :])  # (cells + 1,) ^ 2
-                ranked = torch.where(response > -1, response - penalty, response)
+            ranked = self._ranked(response, wide)  # places the box; the score is the response
             response, ranked = response.view(b, n, -1), ranked.view(b, n, -1)  # (b, n, cells'^2)
             peaks = ranked.amax(2) * discount[kept]  # (b, n)
             if aspects:  # the stretched aspects count only for elongated boxes
@@ -562,13 +558,7 @@ class RecurrentTracker(nn.Module):
             shift = at.flip(-1).to(peak.dtype) - cells / 2  # (b, 2) x, y cells from the centre
             search = searched[rows_b, best]  # (b, 4)
             scale = scales[kept][best]  # (b, 2)
-            # (b, 2) pixels per cell, x and y: y's from x's and the glimpse's stretch, so that
-            # an unstretched glimpse's two are the very same number
-            ratio = scale[:, 1] / scale[:, 0]  # exactly 1 unless stretched
-            cell = ((search[:, 2] - search[:, 0]) / G)[:, None] * torch.stack(
-                (torch.ones_like(ratio), ratio), -1
-            )
-            centre = (search[:, :2] + search[:, 2:]) / 2 + shift * cell
+            centre = self._placed(search, shift, G, scale[:, 1] / scale[:, 0])
             last = state.box[pick_rows]  # (b, 4)
             _, _, w, h = convert_boxes(last, "xyxy", "cxcywh").unbind(-1)
             box = torch.stack((centre[:, 0], centre[:, 1], w * scale[:, 0], h * scale[:, 1]), -1)
@@ -611,6 +601,64 @@ class RecurrentTracker(nn.Module):
                 if patch is not None:
                     patches[rows] = patch
         return matched, features, score, patches
+
+    def _ranked(self, response: Tensor, wide: bool) -> Tensor:
+        """What ranks the placements of ``response`` ``(B, cells + 1, cells + 1)``: the
+        response itself, or in a normal (not ``wide``) search with ``match_window`` less
+        towards its edges by a Hann window."""
+        c = self.config
+        if c.match_window <= 0 or wide:
+            return response
+        cells = response.shape[-1] - 1
+        hann = torch.hann_window(cells + 3, periodic=False, dtype=response.dtype)[1:-1]
+        penalty = c.match_window * (1 - hann[:, None] * hann[None, :])  # (cells + 1,) ^ 2
+        return torch.where(response > -1, response - penalty, response)
+
+    @staticmethod
+    def _placed(search: Tensor, shift: Tensor, G: int, ratio: Tensor) -> Tensor:
+        """``(B, 2)`` frame centres of placements ``shift`` ``(B, 2)`` x, y cells from the
+        centre of match glimpses ``G`` samples wide at xyxy ``search``, stretched ``ratio``
+        (height to width; exactly 1 unless stretched). A cell's height comes from its width
+        and the stretch, so that an unstretched glimpse's two are the very same number."""
+        cell = ((search[:, 2] - search[:, 0]) / G)[:, None] * torch.stack(
+            (torch.ones_like(ratio), ratio), -1
+        )
+        return (search[:, :2] + search[:, 2:]) / 2 + shift * cell
+
+    def locate_windows(self, boxes: Tensor) -> tuple[Tensor, Tensor]:
+        """The windows :meth:`locate` reads for xyxy ``boxes`` ``(B, 4)``: where their
+        templates are cut (:meth:`first_windows`) and the normal search's scale-1 match
+        glimpse around them, each ``(B, 4)``."""
+        windows = self.first_windows(boxes)
+        normal = torch.zeros(len(boxes), dtype=torch.bool, device=boxes.device)
+        return windows, self.match_windows(windows, boxes, normal)[:, self.config.unit_scale]
+
+    @torch.no_grad()
+    def locate(self, source: Frame, boxes: Tensor, target: Frame) -> Tensor:
+        """``(B, 2)`` centres in ``target`` where the objects at xyxy ``boxes`` in ``source``
+        match best: their templates cut as :meth:`init_state` cuts them, searched at scale 1
+        in the normal search glimpse around each box and ranked as a step ranks (the template
+        memory, other scales, the RNN and heads take no part). NaN where no placement shows
+        enough of the template inside ``target``. The jump check's way back
+        (:class:`~ratrack.track.online.Tracker`): one match glimpse per object, a small part
+        of a step's cost. Needs matching (``match_size``)."""
+        c, k = self.config, self.config.match_kernel
+        windows, search = self.locate_windows(boxes)
+        _, templates, mask = self._first_templates(
+            source, windows, boxes_in_windows(boxes, windows)
+        )
+        cells = c.search_cells(False)
+        G = cells + k
+        pixels = target.pixels.expand(len(boxes), -1, -1, -1)
+        glimpses = cut_glimpses(target._replace(pixels=pixels), search, c, (G, G))
+        valid = valid_masks(search, (G, G), target.size)
+        _, _, response, _ = self._search(glimpses, valid, templates, mask, cells, None)
+        ranked = self._ranked(response, False).flatten(1)  # (B, (cells + 1) ^ 2)
+        where = ranked.argmax(1)
+        at = torch.stack((where % (cells + 1), where // (cells + 1)), -1)  # (B, 2) x, y
+        centre = self._placed(search, at.to(search.dtype) - cells / 2, G, search.new_ones(len(at)))
+        found = response.flatten(1).gather(1, where[:, None]) > -1  # (B, 1)
+        return torch.where(found, centre, torch.nan)
 
     def _matched_templates(self, memory: Tensor, first: Tensor) -> Tensor:
         """The templates matched: the memory, or with ``template_anchor`` its blend with the
@@ -672,6 +720,21 @@ class RecurrentTracker(nn.Module):
             return self.conv(glimpses), None
         return self.conv.features_and_map(glimpses, self.config.correlation_stage)
 
+    def _first_templates(
+        self, frame: Frame, windows: Tensor, rel: Tensor
+    ) -> tuple[Tensor, Tensor, Tensor]:
+        """The match glimpses ``(B, C, S, S)`` at ``windows`` of ``frame``, the templates their
+        central ``k`` square gives (:meth:`match_templates`) and the templates' mask ``(B, 1,
+        k, k)``: the cells inside the box (``rel``, in the windows' coordinates) and inside the
+        frame."""
+        size, k = self.config.match_size, self.config.match_kernel
+        pixels = frame.pixels.expand(len(windows), -1, -1, -1)  # shared without copy
+        glimpses = cut_glimpses(frame._replace(pixels=pixels), windows, self.config, (size, size))
+        top = (size - k) // 2
+        inside = valid_masks(windows, (size, size), frame.size)[:, :, top : top + k, top : top + k]
+        mask = box_masks(rel, size, k) * inside
+        return glimpses, self.match_templates(glimpses, mask), mask
+
     # -- recurrence --------------------------------------------------------------------------
     def init_state(self, frames: Tensor | Frame, boxes: Tensor) -> TrackerState:
         """Start tracking xyxy ``boxes`` ``(B, 4)`` in ``frames`` (``(B, C, H, W)``, one frame
@@ -695,18 +758,8 @@ class RecurrentTracker(nn.Module):
         rel = boxes_in_windows(boxes, windows)  # (B, 4)
         match = spectra = template.new_zeros(B, 0)
         if self.config.match_size:
-            size, k = self.config.match_size, self.config.match_kernel
             with torch.no_grad():
-                pixels = frame.pixels.expand(B, -1, -1, -1)
-                glimpses = cut_glimpses(
-                    frame._replace(pixels=pixels), windows, self.config, (size, size)
-                )
-                top = (size - k) // 2
-                inside = valid_masks(windows, (size, size), frame.size)[
-                    :, :, top : top + k, top : top + k
-                ]  # (B, 1, k, k)
-                mask = box_masks(rel, size, k) * inside
-                templates = self.match_templates(glimpses, mask)
+                glimpses, templates, mask = self._first_templates(frame, windows, rel)
                 deep = (
                     self.deep_templates(glimpses, mask) if self.config.score_deep else mask[:, :0]
                 )

@@ -17,10 +17,10 @@ float tensors in ``[0, 1]``. A model trained on gray frames (Bouncing MNIST) see
 luminance; a model trained on RGB sees gray input repeated over three channels.
 
 With the model's ``jump_check`` on, an update also checks each confident object's large moves
-by tracking back into the previous frame (forward-backward error, as in MedianFlow and TLD):
-a move whose new box, tracked one frame back from a fresh start, lands far from where the
-object was is refused, and the object keeps its previous state for that frame. The tracker
-keeps a copy of the last frame for it.
+by looking back into the previous frame (forward-backward error, as in MedianFlow and TLD):
+a move whose new box's patch, matched in the previous frame, lies far from where the object
+was is refused, and the object keeps its previous state for that frame. The tracker keeps a
+copy of the last frame for it.
 """
 
 from __future__ import annotations
@@ -374,10 +374,12 @@ class Tracker:
         """The model's ``jump_check`` on the step just taken from ``before`` (the state in
         ``previous``) into ``frame``: each confident object (score at least ``lost_score``
         before and after) whose centre moved more than ``jump_check`` times its long side is
-        started afresh at its new box in ``frame`` and tracked one step back into
-        ``previous``. Where that lands more than ``jump_check`` of the side from the box it
-        had, the object keeps ``before``'s row (box, memory, score and window). Returns the
-        windows looked through, refused rows back at ``before``'s."""
+        looked for back in ``previous`` by matching the patch at its new box in ``frame``
+        (:meth:`~ratrack.model.tracker.RecurrentTracker.locate`). Where that patch lies more
+        than ``jump_check`` of the side from the box it had, the object keeps ``before``'s row
+        (box, memory, score and window); where it lies nowhere (too little of it inside the
+        frame), the move stands. Returns the windows looked through, refused rows back at
+        ``before``'s."""
         c, after = self.model.config, self._state
         was = convert_boxes(before.box, "xyxy", "cxcywh")
         centre, side = was[:, :2], was[:, 2:].amax(1)
@@ -388,11 +390,9 @@ class Tracker:
         if len(rows) == 0:
             return windows
         boxes = after.box[rows]
-        fresh = self.model.init_state(self._frame(frame, self.model.first_windows(boxes)), boxes)
-        reads = self.model.read_windows(fresh)
-        back, _ = self.model.step(self._frame(previous, reads.union()), fresh, reads=reads)
-        landed = convert_boxes(back.box, "xyxy", "cxcywh")[:, :2]
-        missed = (landed - centre[rows]).norm(dim=1) > c.jump_check * side[rows]
+        cut, search = self.model.locate_windows(boxes)
+        landed = self.model.locate(self._frame(frame, cut), boxes, self._frame(previous, search))
+        missed = (landed - centre[rows]).norm(dim=1) > c.jump_check * side[rows]  # NaN: kept
         refused = rows[missed]
         if len(refused) == 0:
             return windows

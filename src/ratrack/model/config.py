@@ -242,6 +242,14 @@ class TrackerConfig:
             pairs += ((a, 1 / a), (1 / a, a))
         return pairs
 
+    def match_discounts(self, aspects: bool) -> tuple[float, ...]:
+        """What each glimpse of :meth:`match_stretches` weighs its peak by: 1 at scale 1,
+        ``match_penalty`` at the other scales, ``aspect_penalty`` at the stretched aspects."""
+        return tuple(
+            (1.0 if x == 1 else self.match_penalty) if x == y else self.aspect_penalty
+            for x, y in self.match_stretches(aspects)
+        )
+
     @property
     def match_kernel(self) -> int:
         """Side of the square matching template: the box's long side in a match glimpse, made

@@ -498,10 +498,7 @@ class RecurrentTracker(nn.Module):
         templates = self._matched_templates(memory, first)
         aspects = reads.match.shape[1] > len(c.match_scales)  # stretched glimpses read too
         scales = state.box.new_tensor(c.match_stretches(aspects))  # (n, 2) x and y factors
-        square = scales[:, 0] == scales[:, 1]
-        discount = torch.where(
-            square, torch.where(scales[:, 0] == 1, 1.0, c.match_penalty), c.aspect_penalty
-        )  # (n,)
+        discount = state.box.new_tensor(c.match_discounts(aspects))  # (n,)
         if len(set(reads.lost)) < 2:  # one group, all rows
             groups: list[tuple[bool, Tensor | None]] = [(any(reads.lost), None)]
         else:  # row numbers from the host: nothing is read back from the device
@@ -548,7 +545,8 @@ class RecurrentTracker(nn.Module):
             response, ranked = response.view(b, n, -1), ranked.view(b, n, -1)  # (b, n, cells'^2)
             peaks = ranked.amax(2) * discount[kept]  # (b, n)
             if aspects:  # the stretched aspects count only for elongated boxes
-                barred = (~self.elongated(state.box[pick_rows]))[:, None] & ~square[kept]
+                stretched = scales[kept, 0] != scales[kept, 1]  # (n,)
+                barred = (~self.elongated(state.box[pick_rows]))[:, None] & stretched
                 peaks = peaks.masked_fill(barred, -torch.inf)  # (b, n)
             best = peaks.argmax(1)  # (b,)
             rows_b = torch.arange(b, device=best.device)
